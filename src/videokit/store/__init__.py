@@ -1,0 +1,26 @@
+"""Library stores. ``open_store(config)`` picks the backend named in ``[Library] Store``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from videokit.registry import Registry
+from videokit.store.base import Query, Store
+
+if TYPE_CHECKING:
+    from videokit.config import Config
+
+stores: Registry[Callable[["Config"], Store]] = Registry(
+    "stores",
+    {
+        "sqlite": "videokit.store.sqlite:open_sqlite",
+        "mongodb": "videokit.store.mongo:open_mongo",
+    },
+)
+
+
+def open_store(config: Config) -> Store:
+    return stores.get(config.get("Library", "Store"))(config)
+
+
+__all__ = ["Query", "Store", "open_store", "stores"]
