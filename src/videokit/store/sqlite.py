@@ -1,0 +1,264 @@
+"""The embedded default store: one SQLite file in the library folder.
+
+Schema changes are numbered SQL files in ``migrations/`` applied in order and recorded in
+``PRAGMA user_version``. The full record is kept as JSON; the columns beside it exist for
+filtering, and an FTS5 table serves full-text search.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from videokit.errors import StoreError
+from videokit.record import Record
+from videokit.store.base import Query, Store
+
+if TYPE_CHECKING:
+    from videokit.config import Config
+
+DB_NAME = "library.sqlite"
+
+
+def _migrations() -> list[tuple[int, str]]:
+    out = []
+    for entry in resources.files("videokit.store").joinpath("migrations").iterdir():
+        m = re.match(r"(\d+)_.*\.sql$", entry.name)
+        if m:
+            out.append((int(m.group(1)), entry.read_text(encoding="utf-8")))
+    return sorted(out)
+
+
+class SQLiteStore(Store):
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        except (OSError, sqlite3.Error) as e:
+            raise StoreError(f"{self.path}: cannot open the library database: {e}; move it aside or pick another --library") from None
+        self._lock = threading.RLock()
+        self._migrate()
+
+    # -- schema ------------------------------------------------------------------------
+    def _migrate(self) -> None:
+        with self._lock:
+            current = self._db.execute("PRAGMA user_version").fetchone()[0]
+            for number, sql in _migrations():
+                if number <= current:
+                    continue
+                try:
+                    self._db.execute("BEGIN IMMEDIATE")
+                    # re-check inside the write lock: another process may have migrated
+                    if self._db.execute("PRAGMA user_version").fetchone()[0] >= number:
+                        self._db.execute("ROLLBACK")
+                        continue
+                    for stmt in _split_sql(sql):
+                        self._db.execute(stmt)
+                    self._db.execute(f"PRAGMA user_version = {number}")
+                    self._db.execute("COMMIT")
+                except sqlite3.Error as e:
+                    self._db.execute("ROLLBACK")
+                    raise StoreError(f"{self.path}: migration {number} failed: {e}") from None
+
+    @property
+    def schema_version(self) -> int:
+        return self._db.execute("PRAGMA user_version").fetchone()[0]
+
+    # -- writes ------------------------------------------------------------------------
+    def upsert(self, record: Record) -> None:
+        if not record.id:
+            raise ValueError("cannot store a record without a content id")
+        d = record.to_dict()
+        media = record.media
+        scenes = record.scenes
+        row = {
+            "id": record.id,
+            "record": json.dumps(d, ensure_ascii=False),
+            "title": record.title,
+            "duration": media.duration if media else None,
+            "width": media.width if media else None,
+            "height": media.height if media else None,
+            "resolution": media.resolution if media else None,
+            "video_codec": (media.video_codec or "").lower() or None if media else None,
+            "has_audio": (1 if media.has_audio else 0) if media else None,
+            "category": record.classification.category if record.classification else None,
+            "scene_count": scenes.scene_count if scenes else None,
+            "added_at": record.added_at,
+            "updated_at": record.updated_at,
+        }
+        cols = ", ".join(row)
+        marks = ", ".join(f":{k}" for k in row)
+        updates = ", ".join(f"{k}=excluded.{k}" for k in row if k not in ("id", "added_at"))
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.execute(f"INSERT INTO videos ({cols}) VALUES ({marks}) ON CONFLICT(id) DO UPDATE SET {updates}", row)
+                self._db.execute("DELETE FROM video_tags WHERE video_id=?", (record.id,))
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO video_tags (video_id, name) VALUES (?, ?)",
+                    [(record.id, t.name.lower()) for t in record.tags],
+                )
+                self._db.execute("DELETE FROM video_sources WHERE video_id=?", (record.id,))
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO video_sources (video_id, input, url, path, domain) VALUES (?,?,?,?,?)",
+                    [(record.id, s.input, s.url, s.path, (s.domain or "").lower() or None) for s in record.sources],
+                )
+                self._db.execute("DELETE FROM videos_fts WHERE id=?", (record.id,))
+                self._db.execute(
+                    "INSERT INTO videos_fts (id, title, description, tags, filename, sources, text) VALUES (?,?,?,?,?,?,?)",
+                    (record.id, *fts_fields(record)),
+                )
+                self._db.execute("COMMIT")
+            except sqlite3.Error as e:
+                self._db.execute("ROLLBACK")
+                raise StoreError(f"{self.path}: cannot store record {record.id[:12]}: {e}") from None
+
+    def delete(self, id: str) -> bool:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("DELETE FROM videos_fts WHERE id=?", (id,))
+            n = self._db.execute("DELETE FROM videos WHERE id=?", (id,)).rowcount
+            self._db.execute("COMMIT")
+        return n > 0
+
+    # -- reads -------------------------------------------------------------------------
+    def get(self, id: str) -> Record | None:
+        with self._lock:
+            row = self._db.execute("SELECT record FROM videos WHERE id=?", (id,)).fetchone()
+            if row is None and len(id) >= 6 and re.fullmatch(r"[0-9a-fA-F]+", id):
+                rows = self._db.execute("SELECT record FROM videos WHERE id LIKE ? LIMIT 2", (id.lower() + "%",)).fetchall()
+                row = rows[0] if len(rows) == 1 else None
+        return Record.from_json(row["record"]) if row else None
+
+    def find_by_source(self, source: str) -> Record | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT v.record FROM video_sources s JOIN videos v ON v.id = s.video_id "
+                "WHERE s.input=? OR s.url=? OR s.path=? LIMIT 1",
+                (source, source, source),
+            ).fetchone()
+        return Record.from_json(row["record"]) if row else None
+
+    def _where(self, q: Query) -> tuple[str, list[Any], bool]:
+        where: list[str] = []
+        args: list[Any] = []
+        fts = False
+        if q.text and q.text.strip():
+            fts = True
+            where.append("videos_fts MATCH ?")
+            args.append(fts_query(q.text))
+        for tag in q.tags:
+            where.append("EXISTS (SELECT 1 FROM video_tags t WHERE t.video_id=v.id AND t.name=?)")
+            args.append(tag.lower())
+        if q.category:
+            where.append("v.category = ? COLLATE NOCASE")
+            args.append(q.category)
+        for col, op, val in (
+            ("duration", ">=", q.min_duration),
+            ("duration", "<=", q.max_duration),
+            ("height", ">=", q.min_height),
+            ("height", "<=", q.max_height),
+            ("scene_count", ">=", q.min_scenes),
+            ("scene_count", "<=", q.max_scenes),
+            ("added_at", ">=", q.added_after),
+        ):
+            if val is not None:
+                where.append(f"v.{col} {op} ?")
+                args.append(val)
+        if q.added_before is not None:
+            where.append("v.added_at < ?")
+            args.append(q.added_before)
+        if q.resolution:
+            where.append("v.resolution = ? COLLATE NOCASE")
+            args.append(q.resolution)
+        if q.codec:
+            where.append("v.video_codec = ?")
+            args.append(q.codec.lower())
+        if q.has_audio is not None:
+            where.append("v.has_audio = ?")
+            args.append(1 if q.has_audio else 0)
+        if q.domain:
+            d = q.domain.lower().strip(".")
+            where.append("EXISTS (SELECT 1 FROM video_sources s WHERE s.video_id=v.id AND (s.domain=? OR s.domain LIKE ?))")
+            args += [d, "%." + d]
+        if q.ids is not None:
+            where.append(f"v.id IN ({','.join('?' * len(q.ids)) or 'NULL'})")
+            args += list(q.ids)
+        return (" AND ".join(where) or "1"), args, fts
+
+    def search(self, query: Query) -> list[Record]:
+        where, args, fts = self._where(query)
+        join = "JOIN videos_fts ON videos_fts.id = v.id" if fts else ""
+        order = "videos_fts.rank, v.added_at DESC" if fts else "v.added_at DESC, v.id"
+        sql = f"SELECT v.record FROM videos v {join} WHERE {where} ORDER BY {order}"
+        if query.limit is not None:
+            sql += " LIMIT ? OFFSET ?"
+            args += [query.limit, query.offset]
+        elif query.offset:
+            sql += " LIMIT -1 OFFSET ?"
+            args.append(query.offset)
+        with self._lock:
+            rows = self._db.execute(sql, args).fetchall()
+        return [Record.from_json(r["record"]) for r in rows]
+
+    def count(self, query: Query | None = None) -> int:
+        where, args, fts = self._where(query or Query())
+        join = "JOIN videos_fts ON videos_fts.id = v.id" if fts else ""
+        with self._lock:
+            return self._db.execute(f"SELECT COUNT(*) FROM videos v {join} WHERE {where}", args).fetchone()[0]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def fts_fields(record: Record) -> tuple[str, str, str, str, str, str]:
+    """title, description, tags, filename, sources, other text (OCR, answers, scenes)."""
+    descs = [s.description for s in record.sources if s.description]
+    a = record.analysis
+    if a and a.description:
+        descs.insert(0, a.description)
+    sources = []
+    for s in record.sources:
+        sources += [s.input, s.url or "", s.domain or "", s.uploader or "", s.webpage_url or ""]
+        sources += [str(v) for v in s.user_fields.values()]
+    text: list[str] = []
+    if a:
+        text += [a.ocr_text or ""] + [f"{k} {v}" for k, v in a.answers.items()] + list(a.scene_descriptions.values())
+    if record.media:
+        text += [str(v) for v in record.media.tags.values()]
+    if record.classification:
+        text.append(record.classification.category)
+    return (
+        record.title,
+        "\n".join(descs),
+        " ; ".join(t.name for t in record.tags),
+        record.file.name if record.file else "",
+        " ".join(x for x in sources if x),
+        "\n".join(x for x in text if x),
+    )
+
+
+def fts_query(text: str) -> str:
+    """User text → FTS5 query: every word must appear (prefix match), no syntax errors."""
+    words = re.findall(r"\w+", text, flags=re.UNICODE)
+    return " AND ".join(f'"{w}"*' for w in words) or '""'
+
+
+def _split_sql(sql: str) -> list[str]:
+    return [s.strip() for s in sql.split(";\n") if s.strip() and not all(
+        line.strip().startswith("--") or not line.strip() for line in s.strip().splitlines())]
+
+
+def open_sqlite(config: Config) -> SQLiteStore:
+    return SQLiteStore(config.library / DB_NAME)
