@@ -1,0 +1,221 @@
+"""Core commands: init, run, probe, search, show, export."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from videokit._cli.progress import RunProgress
+from videokit.config import render_ini
+from videokit.errors import InputError
+from videokit.store import Query, open_store
+from videokit.store.base import RESOLUTION_ORDER
+
+
+@click.command()
+@click.argument("directory", required=False, type=click.Path(file_okay=False), default=".")
+@click.option("--force", is_flag=True, help="Overwrite existing files.")
+def init(directory: str, force: bool) -> None:
+    """Write a commented config.ini and example rules/keywords files into DIRECTORY."""
+    from videokit.tagging import write_examples
+
+    target = Path(directory)
+    target.mkdir(parents=True, exist_ok=True)
+    ini = target / "config.ini"
+    if ini.exists() and not force:
+        raise click.UsageError(f"{ini} exists; use --force to overwrite")
+    _atomic_write(ini, render_ini())
+    written = [ini, *write_examples(target, force=force)]
+    for p in written:
+        click.echo(f"wrote {p}")
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+@click.command()
+@click.argument("inputs", nargs=-1)
+@click.option("--from", "from_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="A .txt (one input per line) or .csv (url column + user fields) list. Repeatable.")
+@click.option("--workers", type=click.IntRange(min=1), help="Videos processed in parallel ([Concurrency] MaxWorkers).")
+@click.option("--threshold", type=float, help="Scene cut threshold ([SceneDetection] DefaultThreshold).")
+@click.option("--analyzer", help="Analysis backend: builtin, qwen, api, none ([QwenVL] Backend).")
+@click.option("--ask", "questions", multiple=True, help="A targeted question for the analyzer. Repeatable.")
+@click.option("--per-scene", is_flag=True, default=None, help="Also describe each scene ([QwenVL] PerScene).")
+@click.option("--use-vpc", is_flag=True, default=None, help="Use [QwenVL] VpcEndpoint for the api backend.")
+@click.option("--rules", "rules_file", type=click.Path(dir_okay=False), help="custom_tags.json ([Rules] CustomTagRules).")
+@click.option("--refresh", is_flag=True, help="Ignore cached analysis results.")
+@click.option("--skip", multiple=True, type=click.Choice(["scenes", "analyze", "tag", "classify"]), help="Skip an optional stage. Repeatable.")
+@click.pass_obj
+def run(state: Any, inputs: tuple[str, ...], from_files: tuple[Path, ...], workers: int | None, threshold: float | None,
+        analyzer: str | None, questions: tuple[str, ...], per_scene: bool | None, use_vpc: bool | None,
+        rules_file: str | None, refresh: bool, skip: tuple[str, ...]) -> None:
+    """Process INPUTS (files, folders, video URLs, page URLs) into the library."""
+    from videokit import api
+
+    if not inputs and not from_files:
+        raise click.UsageError("give at least one input (file, folder, URL) or --from FILE")
+    cfg = state.config({
+        ("Concurrency", "MaxWorkers"): workers,
+        ("SceneDetection", "DefaultThreshold"): threshold,
+        ("QwenVL", "Backend"): analyzer,
+        ("QwenVL", "Questions"): list(questions) if questions else None,
+        ("QwenVL", "PerScene"): per_scene,
+        ("QwenVL", "UseVpc"): use_vpc,
+        ("Rules", "CustomTagRules"): str(Path(rules_file).resolve()) if rules_file else None,
+    })
+    with RunProgress(quiet=state.quiet) as progress:
+        result = api.run(list(inputs), cfg, from_files=list(from_files), skip=skip,
+                         on_record=progress.record_done, on_progress=progress.download,
+                         on_items=progress.set_total, extras={"refresh": refresh})
+    ok = [r for r in result.records if not r.errors]
+    click.echo(f"processed {len(ok)} of {len(result.records)} inputs into {cfg.library}", err=True)
+    if result.failures:
+        click.echo(f"{len(result.failures)} failure(s):", err=True)
+        for inp, err in result.failures:
+            click.echo(f"  {inp}: [{err.stage}] {err.message}", err=True)
+        sys.exit(1)
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_obj
+def probe(state: Any, file: Path) -> None:
+    """Print FILE's technical metadata as JSON."""
+    import dataclasses
+
+    from videokit.inputs import check_local
+    from videokit.probe import media_info
+
+    state.config()
+    try:
+        check_local(file)
+        info = media_info(file)
+    except InputError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(1)
+    d = dataclasses.asdict(info)
+    d["has_audio"], d["has_subtitles"] = info.has_audio, info.has_subtitles
+    click.echo(json.dumps(d, indent=2, ensure_ascii=False))
+
+
+def _filters(f: Any) -> Any:
+    f = click.option("--tag", "tags", multiple=True, help="Has this tag (case-insensitive). Repeatable: all must match.")(f)
+    f = click.option("--category", help="In this category.")(f)
+    f = click.option("--min-duration", type=float, help="Seconds.")(f)
+    f = click.option("--max-duration", type=float, help="Seconds.")(f)
+    f = click.option("--resolution", type=click.Choice(RESOLUTION_ORDER, case_sensitive=False), help="Resolution label.")(f)
+    f = click.option("--min-height", type=int, help="Minimum height in pixels.")(f)
+    f = click.option("--max-height", type=int, help="Maximum height in pixels.")(f)
+    f = click.option("--codec", help="Video codec, e.g. h264.")(f)
+    f = click.option("--has-audio/--no-audio", default=None, help="With or without an audio stream.")(f)
+    f = click.option("--domain", help="Source domain (subdomains match).")(f)
+    f = click.option("--added-after", help="Added on/after this date (YYYY-MM-DD).")(f)
+    f = click.option("--added-before", help="Added before this date (YYYY-MM-DD).")(f)
+    f = click.option("--min-scenes", type=int, help="At least this many scenes.")(f)
+    f = click.option("--max-scenes", type=int, help="At most this many scenes.")(f)
+    return f
+
+
+def build_query(text: str | None, kw: dict[str, Any], limit: int | None = None) -> Query:
+    return Query(
+        text=text, tags=list(kw.get("tags") or []), category=kw.get("category"),
+        min_duration=kw.get("min_duration"), max_duration=kw.get("max_duration"),
+        resolution=kw.get("resolution"), min_height=kw.get("min_height"), max_height=kw.get("max_height"),
+        codec=kw.get("codec"), has_audio=kw.get("has_audio"), domain=kw.get("domain"),
+        added_after=kw.get("added_after"), added_before=kw.get("added_before"),
+        min_scenes=kw.get("min_scenes"), max_scenes=kw.get("max_scenes"), limit=limit,
+    )
+
+
+def summary(r: Any) -> dict[str, Any]:
+    m = r.media
+    return {
+        "id": r.id,
+        "title": r.title,
+        "sources": [s.url or s.path or s.input for s in r.sources],
+        "duration": m.duration if m else None,
+        "resolution": m.resolution if m else None,
+        "width": m.width if m else None,
+        "height": m.height if m else None,
+        "video_codec": m.video_codec if m else None,
+        "scene_count": r.scenes.scene_count if r.scenes else None,
+        "category": r.classification.category if r.classification else None,
+        "tags": r.tag_names(),
+        "description": r.analysis.description if r.analysis else None,
+        "user_fields": r.user_fields,
+        "added_at": r.added_at,
+    }
+
+
+@click.command()
+@click.argument("text", required=False)
+@_filters
+@click.option("--limit", type=int, default=None, help="At most this many results.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.pass_obj
+def search(state: Any, text: str | None, limit: int | None, as_json: bool, **kw: Any) -> None:
+    """Find videos by TEXT (title, description, tags, OCR, sources) and filters."""
+    cfg = state.config()
+    with open_store(cfg) as store:
+        records = store.search(build_query(text, kw, limit))
+    if as_json:
+        click.echo(json.dumps([summary(r) for r in records], indent=2, ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(show_lines=False)
+    for col in ("id", "title", "duration", "resolution", "category", "tags"):
+        table.add_column(col, overflow="fold")
+    for r in records:
+        s = summary(r)
+        table.add_row(r.id[:12], s["title"], f"{s['duration']:.1f}s" if s["duration"] else "-",
+                      s["resolution"] or "-", s["category"] or "-", ", ".join(s["tags"]))
+    Console(width=max(100, Console().width)).print(table)
+    click.echo(f"{len(records)} video(s)", err=True)
+
+
+@click.command()
+@click.argument("id")
+@click.pass_obj
+def show(state: Any, id: str) -> None:
+    """Print the full record of video ID (or a unique id prefix) as JSON."""
+    cfg = state.config()
+    with open_store(cfg) as store:
+        rec = store.get(id)
+    if rec is None:
+        click.echo(f"error: no video with id {id!r} in {cfg.library}; see 'videokit search'", err=True)
+        sys.exit(1)
+    click.echo(rec.to_json(indent=2))
+    if rec.scenes and rec.scenes.contact_sheet:
+        click.echo(f"contact sheet: {cfg.library / rec.scenes.contact_sheet}", err=True)
+    for t in rec.tags:
+        why = f" ({t.condition})" if t.condition else ""
+        click.echo(f"tag {t.name!r}: {t.origin}, confidence {t.confidence:.2f}{why}", err=True)
+
+
+@click.command()
+@click.option("--format", "fmt", type=click.Choice(["json", "jsonl", "csv"]), required=True)
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder (json) or file (jsonl, csv).")
+@click.argument("text", required=False)
+@_filters
+@click.pass_obj
+def export(state: Any, fmt: str, out: Path, text: str | None, **kw: Any) -> None:
+    """Export the library (or a filtered part) as JSON files, JSON lines or CSV."""
+    from videokit.export import exporters
+
+    cfg = state.config()
+    with open_store(cfg) as store:
+        n = exporters.get(fmt)(store.iter_records(build_query(text, kw)), out)
+    click.echo(f"exported {n} video(s) to {out}", err=True)
+
+
+commands = [init, run, probe, search, show, export]

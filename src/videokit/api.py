@@ -1,0 +1,118 @@
+"""The library API the CLI (and Celery workers, and users' scripts) call.
+
+    cfg = load_config()
+    result = run(["https://example.com/v.mp4", "clips/"], cfg)
+    for rec in result.records: ...
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from videokit.config import Config
+from videokit.inputs import InputItem, expand
+from videokit.pipeline import Context, Pipeline, Stage
+from videokit.record import Record, StageError
+from videokit.registry import Registry
+from videokit.stages import new_record
+from videokit.store import open_store
+
+log = logging.getLogger(__name__)
+
+# Every stage by name, in pipeline order. Third-party stages register under "videokit.stages".
+stages: Registry[Callable[[], Stage]] = Registry(
+    "stages",
+    {
+        "fetch": "videokit.stages:FetchStage",
+        "identify": "videokit.stages:IdentifyStage",
+        "probe": "videokit.stages:ProbeStage",
+        "scenes": "videokit.scenes.stage:ScenesStage",
+        "analyze": "videokit.analysis.stage:AnalyzeStage",
+        "tag": "videokit.tagging.stage:TagStage",
+        "classify": "videokit.tagging.stage:ClassifyStage",
+        "store": "videokit.stages:StoreStage",
+    },
+)
+DEFAULT_STAGES = ["fetch", "identify", "probe", "scenes", "analyze", "tag", "classify", "store"]
+OPTIONAL_STAGES = {"scenes", "analyze", "tag", "classify"}
+
+
+def build_pipeline(config: Config, skip: Iterable[str] = ()) -> Pipeline:
+    skip = set(skip)
+    unknown = skip - OPTIONAL_STAGES
+    if unknown:
+        from videokit.errors import UsageError
+
+        raise UsageError(f"cannot skip stage(s) {', '.join(sorted(unknown))}; optional stages: {', '.join(sorted(OPTIONAL_STAGES))}")
+    if config.get("QwenVL", "Backend") == "none":
+        skip.add("analyze")
+    return Pipeline(stages.get(name)() for name in DEFAULT_STAGES if name not in skip)
+
+
+def validate(config: Config) -> None:
+    """Check every user-supplied data file before any work (raises ConfigError)."""
+    from videokit.tagging import load_priority_keywords, load_rules, load_taxonomy
+
+    load_rules(config)
+    load_taxonomy(config)
+    load_priority_keywords(config)
+
+
+@dataclass
+class RunResult:
+    records: list[Record] = field(default_factory=list)
+
+    @property
+    def failures(self) -> list[tuple[str, StageError]]:
+        out = []
+        for r in self.records:
+            for e in r.errors:
+                out.append((r.sources[-1].input if r.sources else r.id or "?", e))
+        return out
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def process_item(item: InputItem, pipeline: Pipeline, ctx: Context) -> Record:
+    record = new_record(item.spec, item.kind, item.user_fields)
+    if item.error:
+        record.errors.append(StageError("input", item.error))
+        return record
+    return pipeline.process(record, ctx)
+
+
+def run(
+    inputs: list[str],
+    config: Config,
+    *,
+    from_files: list[Path] | None = None,
+    skip: Iterable[str] = (),
+    on_record: Callable[[Record], None] | None = None,
+    on_progress: Callable[[str, int, int | None], None] | None = None,
+    on_items: Callable[[int], None] | None = None,
+    extras: dict | None = None,
+) -> RunResult:
+    """Process every input into the library; one bad input never stops the batch."""
+    validate(config)
+    items = expand(inputs, from_files)
+    if on_items:
+        on_items(len(items))
+    pipeline = build_pipeline(config, skip)
+    store = open_store(config)
+    ctx = Context(config=config, store=store, on_progress=on_progress, extras=dict(extras or {}))
+    result = RunResult()
+    try:
+        for item in items:
+            rec = process_item(item, pipeline, ctx)
+            result.records.append(rec)
+            if on_record:
+                on_record(rec)
+    finally:
+        pipeline.close()
+        store.close()
+    return result
