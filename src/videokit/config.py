@@ -94,6 +94,10 @@ SCHEMA: dict[str, dict[str, Option]] = {
     "Celery": {
         "BrokerURL": Option("redis://127.0.0.1:6379/0", str, "Redis broker for distributed mode.", secret=True),
         "MaxAttempts": Option("3", _positive_int, "Attempts before an input is marked failed."),
+        "VisibilityTimeout": Option(
+            "3600", _positive_int,
+            "Seconds before a task held by a lost worker goes to another worker; must exceed the longest task.",
+        ),
     },
     "QwenVL": {
         "Backend": Option("builtin", str, "Analyzer: builtin (CPU, no model), qwen (transformers), api, none."),
@@ -119,6 +123,7 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "MinPixels": Option("3136", _positive_int, "Min pixels per frame for the model."),
         "MaxPixels": Option("50176", _positive_int, "Max pixels per frame for the model."),
         "MaxNewTokens": Option("512", _positive_int, "Generation length."),
+        "BatchSize": Option("4", _positive_int, "qwen: videos/scenes per generate call (halved on GPU out-of-memory)."),
     },
     "SceneDetection": {
         "DefaultThreshold": Option("27", _nonneg_float, "Hard-cut threshold (0-255 scale of frame difference)."),

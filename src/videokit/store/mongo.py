@@ -1,0 +1,545 @@
+"""MongoDB library store: MongoDB Atlas, self-managed MongoDB, Azure Cosmos DB for MongoDB.
+
+Layout
+    ``<collection>``          one document per video, ``_id`` = content id. ``record`` holds
+                              the Record (scene list taken out, user keys escaped); beside it
+                              the denormalised query fields (tags, category, duration, height,
+                              resolution, codec, has_audio, domains, sources, scene_count,
+                              added_at) and ``text.*`` for the text index.
+    ``<collection>_scenes``   the scene list in chunks of :data:`SCENE_CHUNK` scenes, keyed by
+                              video id, revision and chunk number, so long videos never
+                              approach the 16 MB document limit.
+    ``<collection>_videos``   GridFS copies of the video files when StoreVideos is on.
+
+Portability: only CRUD, plain indexes, one text index, ``count_documents`` and regex
+filters. No ``$lookup``, no transactions. Instead, writes are ordered so a reader never
+sees half a record: the scene chunks go in under a fresh revision first, then the main
+document switches to that revision in one atomic write, then the old chunks are removed.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import unquote
+
+import pymongo
+from bson.errors import InvalidDocument
+from pymongo import ReturnDocument
+from pymongo.errors import ConfigurationError, ConnectionFailure, OperationFailure, PyMongoError
+
+from videokit.errors import ConfigError, StoreError
+from videokit.record import Record
+from videokit.store.base import Query, Store
+from videokit.store.gridfs import VideoFiles
+from videokit.store.sqlite import fts_fields
+
+if TYPE_CHECKING:
+    from videokit.config import Config
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+LAYOUT = 1  # document layout version, stored on every video document
+SCENE_CHUNK = 1000  # scenes per chunk document (~200 KB)
+TEXT_FIELDS = {"title": 10, "tags": 5, "filename": 3, "description": 2, "sources": 1, "text": 1}
+# Server error codes meaning "no $text here": IndexNotFound, CommandNotSupported, NotImplemented.
+_NO_TEXT_CODES = {27, 115, 238}
+_STALE_CHUNKS = timedelta(hours=1)
+
+
+class MongoStore(Store):
+    """A :class:`Store` over pymongo. Pass any pymongo-compatible ``client`` (tests inject
+    ``mongomock.MongoClient``); :meth:`from_uri` builds one from a connection string.
+
+    ``uri``, when given, names the host in messages and has its credentials scrubbed from
+    them; ``attempts``/``backoff`` govern retries on connection failures; ``library``
+    resolves relative video paths for GridFS (``store_videos``)."""
+
+    def __init__(
+        self,
+        client: Any,
+        database: str = "videokit",
+        collection: str = "videos",
+        *,
+        store_videos: bool = False,
+        library: Path | None = None,
+        uri: str | None = None,
+        attempts: int = 3,
+        backoff: float = 0.5,
+    ) -> None:
+        self.client = client
+        self.where = hosts_of(uri) if uri else _client_hosts(client)
+        self._uri = uri or ""  # its credentials are scrubbed from every message
+        self.database, self.collection = database, collection
+        self.store_videos = store_videos
+        self.library = library
+        self._attempts, self._backoff = max(1, attempts), backoff
+        db = client[database]
+        self._videos = db[collection]
+        self._scenes = db[f"{collection}_scenes"]
+        self.files = VideoFiles(db, f"{collection}_videos")
+        self._text_ok = True  # flips to False when the server has no $text support
+        self._call("connecting", self._ensure_indexes)
+
+    @classmethod
+    def from_uri(
+        cls,
+        uri: str,
+        database: str = "videokit",
+        collection: str = "videos",
+        *,
+        timeout_ms: int = 5000,
+        **kw: Any,
+    ) -> MongoStore:
+        """Connect to ``uri``. Options in the URI (``serverSelectionTimeoutMS``...) win."""
+        where = hosts_of(uri)
+        opts: dict[str, Any] = {"appname": "videokit"}
+        lowered = uri.lower()
+        for name in ("serverSelectionTimeoutMS", "connectTimeoutMS"):
+            if name.lower() + "=" not in lowered:
+                opts[name] = timeout_ms
+        try:
+            client = pymongo.MongoClient(uri, **opts)
+        except ConfigurationError as e:  # InvalidURI is a ConfigurationError
+            raise ConfigError(f"[MongoDB] URI for {where}: {_scrub(str(e), uri)}") from None
+        try:
+            return cls(client, database, collection, uri=uri, **kw)
+        except BaseException:
+            client.close()
+            raise
+
+    def describe(self) -> str:
+        """Where this store lives, without credentials."""
+        return f"mongodb://{self.where}/{self.database}.{self.collection}"
+
+    # -- connection ----------------------------------------------------------------------
+    def _call(self, what: str, fn: Callable[[], T]) -> T:
+        """Run ``fn`` with retries and backoff on connection trouble; StoreError at the end."""
+        for attempt in range(1, self._attempts + 1):
+            try:
+                return fn()
+            except ConnectionFailure as e:
+                if attempt == self._attempts:
+                    reason = str(e).split(", Timeout:")[0].split(" (configured timeouts")[0]
+                    raise StoreError(
+                        f"MongoDB at {self.where} is unreachable ({what}, tried {self._attempts}x): "
+                        f"{_scrub(reason, self._uri)}; check [MongoDB] URI / VIDEOKIT_MONGODB_URI and that the server is up"
+                    ) from None
+                delay = min(self._backoff * 2 ** (attempt - 1), 10.0) * (0.5 + random.random())
+                log.warning(
+                    "MongoDB at %s: %s failed (%s); retrying in %.1fs", self.where, what, type(e).__name__, delay
+                )
+                time.sleep(delay)
+            except OperationFailure as e:
+                msg = (e.details or {}).get("errmsg") or str(e)
+                if e.code in (13, 18):
+                    raise StoreError(
+                        f"MongoDB at {self.where}: authentication or authorisation failed: {_scrub(msg, self._uri)}"
+                    ) from None
+                raise StoreError(f"MongoDB at {self.where}: {what} failed: {_scrub(msg, self._uri)}") from None
+            except PyMongoError as e:
+                raise StoreError(f"MongoDB at {self.where}: {what} failed: {_scrub(str(e), self._uri)}") from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _ensure_indexes(self) -> None:
+        v = self._videos
+        for field in ("tags", "category", "duration", "height", "resolution", "domains", "sources"):
+            v.create_index(field, name=f"vk_{field}")
+        # Newest first is the default order; Cosmos DB needs a compound index for it.
+        v.create_index([("added_at", -1), ("_id", 1)], name="vk_added")
+        self._scenes.create_index([("video_id", 1), ("rev", 1), ("n", 1)], name="vk_video")
+        try:
+            v.create_index(
+                [(f"text.{f}", "text") for f in TEXT_FIELDS],
+                weights={f"text.{f}": w for f, w in TEXT_FIELDS.items()},
+                default_language="english",
+                name="vk_text",
+            )
+        except OperationFailure as e:  # e.g. Cosmos DB RU accounts: no text indexes
+            self._text_ok = False
+            log.info("MongoDB at %s has no text index support (%s); text search scans with regex", self.where, e.code)
+
+    # -- writes --------------------------------------------------------------------------
+    def upsert(self, record: Record) -> None:
+        if not record.id:
+            raise ValueError("cannot store a record without a content id")
+        if self.store_videos:
+            self._call(f"storing the video of {record.id[:12]}", lambda: self._put_video(record))
+        d = record.to_dict()
+        scenes: list[dict] = []
+        if d.get("scenes"):
+            scenes, d["scenes"]["scenes"] = d["scenes"]["scenes"], []
+        rev = uuid.uuid4().hex
+        now = datetime.now(UTC)
+        chunks = [
+            {
+                "_id": f"{record.id}:{rev}:{n}",
+                "video_id": record.id,
+                "rev": rev,
+                "n": n,
+                "written": now,
+                "scenes": _escape(scenes[i : i + SCENE_CHUNK]),
+            }
+            for n, i in enumerate(range(0, len(scenes), SCENE_CHUNK))
+        ]
+        doc = _query_fields(record)
+        doc.update(layout=LAYOUT, rev=rev, scene_chunks=len(chunks), record=_escape(d))
+
+        def write() -> None:
+            doc["video_stored"] = self.store_videos and self.files.exists(record.id or "")
+            for c in chunks:  # replace, not insert: a retried write must not hit duplicate keys
+                self._scenes.replace_one({"_id": c["_id"]}, c, upsert=True)
+            before = self._videos.find_one_and_update(
+                {"_id": record.id},
+                {"$set": doc, "$setOnInsert": {"added_at": record.added_at}},
+                upsert=True,
+                projection={"rev": 1},
+                return_document=ReturnDocument.BEFORE,
+            )
+            old = (before or {}).get("rev")
+            if old and old != rev:
+                self._scenes.delete_many({"video_id": record.id, "rev": old})
+            # chunks of a writer that died before switching the revision
+            self._scenes.delete_many(
+                {"video_id": record.id, "rev": {"$nin": [rev]}, "written": {"$lt": now - _STALE_CHUNKS}}
+            )
+
+        try:
+            self._call(f"storing record {record.id[:12]}", write)
+        except (InvalidDocument, OverflowError) as e:  # this record, not the server, is the problem
+            raise ValueError(f"record {record.id[:12]} cannot be stored in MongoDB: {_one_line(str(e))}") from None
+
+    def _put_video(self, record: Record) -> None:
+        path = self._video_path(record)
+        if path is None:
+            if not self.files.exists(record.id or ""):
+                log.warning(
+                    "%s: video file not found, not stored in GridFS", record.file.path if record.file else record.id
+                )
+            return
+        self.files.put(record.id or "", path)
+
+    def _video_path(self, record: Record) -> Path | None:
+        if not record.file:
+            return None
+        p = Path(record.file.path)
+        if not p.is_absolute() and self.library is not None:
+            p = self.library / p
+        return p if p.is_file() else None
+
+    def delete(self, id: str) -> bool:
+        def run() -> bool:
+            n = self._videos.delete_one({"_id": id}).deleted_count
+            self._scenes.delete_many({"video_id": id})
+            self.files.delete(id)
+            return n > 0
+
+        return self._call(f"deleting {id[:12]}", run)
+
+    # -- reads ---------------------------------------------------------------------------
+    def get(self, id: str) -> Record | None:
+        def run() -> Record | None:
+            doc = self._videos.find_one({"_id": id}, {"text": 0})
+            if doc is None and len(id) >= 6 and re.fullmatch(r"[0-9a-fA-F]+", id):
+                docs = list(self._videos.find({"_id": {"$regex": "^" + id.lower()}}, {"text": 0}).limit(2))
+                doc = docs[0] if len(docs) == 1 else None
+            return self._assemble([doc])[0] if doc else None
+
+        return self._call(f"reading {id[:12]}", run)
+
+    def find_by_source(self, source: str) -> Record | None:
+        def run() -> Record | None:
+            doc = self._videos.find_one({"sources": source}, {"text": 0})
+            return self._assemble([doc])[0] if doc else None
+
+        return self._call("looking up a source", run)
+
+    def open_video(self, id: str) -> Any:
+        """A readable stream of the video stored in GridFS, or None."""
+        return self._call(f"reading the video of {id[:12]}", lambda: self.files.open(id))
+
+    def save_video(self, id: str, dest: Path) -> bool:
+        """Copy the video stored in GridFS to ``dest``. False when none is stored."""
+        return self._call(f"reading the video of {id[:12]}", lambda: self.files.save(id, dest))
+
+    def search(self, query: Query) -> list[Record]:
+        return self._call("searching", lambda: self._search(query))
+
+    def count(self, query: Query | None = None) -> int:
+        q = query or Query()
+        words = _words(q.text)
+        if words is None:
+            return self._call("counting", lambda: self._videos.count_documents(_filter(q)))
+        if not words:
+            return 0
+        return self._call("counting", lambda: self._text_run(q, words, count=True))
+
+    def iter_records(self, query: Query | None = None, batch: int = 500) -> Iterator[Record]:
+        """Pages by key (added_at, _id), so memory stays flat and late pages stay fast."""
+        q = query or Query()
+        if q.text:
+            yield from super().iter_records(q, batch)
+            return
+        base, left, skip = _filter(q), q.limit, q.offset
+        last: tuple[str, str] | None = None
+        while left is None or left > 0:
+            f = base
+            if last is not None:
+                after = {"$or": [{"added_at": {"$lt": last[0]}}, {"added_at": last[0], "_id": {"$gt": last[1]}}]}
+                f = {"$and": [base, after]} if base else after
+            n = batch if left is None else min(batch, left)
+
+            def page(f: dict = f, n: int = n, skip: int = skip) -> list[dict]:
+                return list(self._videos.find(f, {"text": 0}).sort([("added_at", -1), ("_id", 1)]).skip(skip).limit(n))
+
+            docs = self._call("reading records", page)
+            if not docs:
+                return
+            yield from self._call("reading scenes", lambda docs=docs: self._assemble(docs))
+            last, skip = (docs[-1]["added_at"], docs[-1]["_id"]), 0
+            left = None if left is None else left - len(docs)
+            if len(docs) < n:
+                return
+
+    def close(self) -> None:
+        self.client.close()
+
+    # -- internals -----------------------------------------------------------------------
+    def _search(self, q: Query) -> list[Record]:
+        words = _words(q.text)
+        if words is None:
+            cur = self._videos.find(_filter(q), {"text": 0}).sort([("added_at", -1), ("_id", 1)]).skip(q.offset)
+            if q.limit is not None:
+                cur = cur.limit(q.limit)
+            return self._assemble(list(cur))
+        return self._text_run(q, words, count=False) if words else []
+
+    def _text_run(self, q: Query, words: list[str], *, count: bool) -> Any:
+        if self._text_ok:
+            # Each word as a quoted phrase: the server requires every phrase (all words must
+            # appear, as in the SQLite store) and the text index finds the candidates.
+            f = _and(_filter(q), {"$text": {"$search": " ".join(f'"{w}"' for w in words)}})
+            try:
+                if count:
+                    return self._videos.count_documents(f)
+                cur = self._videos.find(f, {"text": 0, "score": {"$meta": "textScore"}})
+                cur = cur.sort([("score", {"$meta": "textScore"}), ("added_at", -1), ("_id", 1)]).skip(q.offset)
+                if q.limit is not None:
+                    cur = cur.limit(q.limit)
+                return self._assemble(list(cur))
+            except NotImplementedError:
+                # mongomock implements no $text at all: from now on use the regex fallback.
+                self._text_ok = False
+            except OperationFailure as e:
+                if e.code not in _NO_TEXT_CODES:
+                    raise
+                self._text_ok = False
+                log.info("MongoDB at %s refused $text (%s); text search scans with regex", self.where, e.code)
+        return self._regex_run(q, words, count=count)
+
+    def _regex_run(self, q: Query, words: list[str], *, count: bool) -> Any:
+        """Fallback for servers without $text (mongomock, Cosmos DB RU): every word must
+        start a word in one of the text fields; ranked in Python by weighted hits."""
+        pats = [re.compile(r"\b" + re.escape(w), re.IGNORECASE) for w in words]
+        f = _and(_filter(q), {"$and": [{"$or": [{f"text.{k}": p} for k in TEXT_FIELDS]} for p in pats]})
+        if count:
+            return self._videos.count_documents(f)
+        cands = list(self._videos.find(f, {"text": 1, "added_at": 1}))
+        cands.sort(key=lambda d: d["_id"])
+        cands.sort(key=lambda d: d.get("added_at") or "", reverse=True)
+        cands.sort(key=lambda d: -_score(d.get("text") or {}, pats))
+        end = None if q.limit is None else q.offset + q.limit
+        ids = [d["_id"] for d in cands[q.offset : end]]
+        docs = {d["_id"]: d for d in self._videos.find({"_id": {"$in": ids}}, {"text": 0})}
+        return self._assemble([docs[i] for i in ids if i in docs])
+
+    def _assemble(self, docs: list[dict]) -> list[Record]:
+        """Documents → Records, with their scene chunks put back (one query per page)."""
+        want = {d["_id"]: d["rev"] for d in docs if d.get("scene_chunks")}
+        chunks: dict[str, list[dict]] = {}
+        if want:
+            for c in self._scenes.find({"video_id": {"$in": list(want)}}).sort([("video_id", 1), ("n", 1)]):
+                if c["rev"] == want[c["video_id"]]:
+                    chunks.setdefault(c["video_id"], []).append(c)
+        out = []
+        for doc in docs:
+            d = _unescape(doc["record"])
+            if doc.get("scene_chunks"):
+                got = chunks.get(doc["_id"], [])
+                if len(got) != doc["scene_chunks"]:  # rewritten under us: read it again
+                    fresh = self._videos.find_one({"_id": doc["_id"]}, {"text": 0})
+                    if fresh is None or fresh["rev"] == doc["rev"]:
+                        raise StoreError(f"MongoDB at {self.where}: scenes of {doc['_id'][:12]} are missing")
+                    out += self._assemble([fresh])
+                    continue
+                d["scenes"]["scenes"] = [s for c in got for s in _unescape(c["scenes"])]
+            out.append(Record.from_dict(d))
+        return out
+
+
+# -- query building -----------------------------------------------------------------------
+def _words(text: str | None) -> list[str] | None:
+    """None: no text query. []: a text query with no searchable word (matches nothing)."""
+    if not text or not text.strip():
+        return None
+    return re.findall(r"\w+", text)
+
+
+def _and(*parts: dict) -> dict:
+    parts = tuple(p for p in parts if p)
+    return parts[0] if len(parts) == 1 else {"$and": list(parts)} if parts else {}
+
+
+def _filter(q: Query) -> dict:
+    f: dict[str, Any] = {}
+    if q.tags:
+        f["tags"] = {"$all": [t.lower() for t in q.tags]}
+    for key, value in (("category", q.category), ("resolution", q.resolution), ("codec", q.codec)):
+        if value:
+            f[key] = value.lower()
+    for key, lo, hi in (
+        ("duration", q.min_duration, q.max_duration),
+        ("height", q.min_height, q.max_height),
+        ("scene_count", q.min_scenes, q.max_scenes),
+    ):
+        rng = {op: v for op, v in (("$gte", lo), ("$lte", hi)) if v is not None}
+        if rng:
+            f[key] = rng
+    rng = {op: v for op, v in (("$gte", q.added_after), ("$lt", q.added_before)) if v is not None}
+    if rng:
+        f["added_at"] = rng
+    if q.has_audio is not None:
+        f["has_audio"] = q.has_audio
+    if q.domain:
+        f["domains"] = q.domain.lower().strip(".")
+    if q.ids is not None:
+        f["_id"] = {"$in": list(q.ids)}
+    return f
+
+
+def _query_fields(record: Record) -> dict[str, Any]:
+    m, c, s = record.media, record.classification, record.scenes
+    title, description, tags, filename, sources, text = fts_fields(record)
+    keys: list[str] = []
+    domains: list[str] = []
+    for src in record.sources:
+        keys += [k for k in (src.input, src.url, src.path) if k and k not in keys]
+        parts = (src.domain or "").lower().strip(".").split(".")
+        domains += [d for d in (".".join(parts[i:]) for i in range(len(parts))) if d and d not in domains]
+    return {
+        "updated_at": record.updated_at,
+        "tags": sorted({t.name.lower() for t in record.tags}),
+        "category": c.category.lower() if c and c.category else None,
+        "duration": m.duration if m else None,
+        "height": m.height if m else None,
+        "resolution": m.resolution.lower() if m and m.resolution else None,
+        "codec": m.video_codec.lower() if m and m.video_codec else None,
+        "has_audio": m.has_audio if m else None,
+        "scene_count": s.scene_count if s else None,
+        "domains": domains,
+        "sources": keys,
+        "text": {
+            "title": title,
+            "description": description,
+            "tags": tags,
+            "filename": filename,
+            "sources": sources,
+            "text": text,
+        },
+    }
+
+
+def _score(text: dict, pats: list[re.Pattern]) -> int:
+    return sum(w * len(p.findall(str(text.get(k) or ""))) for k, w in TEXT_FIELDS.items() for p in pats)
+
+
+# -- keys ---------------------------------------------------------------------------------
+# User-supplied keys (CSV columns, questions, container tags) may hold '.' or '$', which
+# MongoDB and Cosmos DB reject or mis-handle in field names: percent-escape them.
+def _escape(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {_escape_key(k): _escape(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_escape(x) for x in v]
+    return v
+
+
+def _escape_key(k: str) -> str:
+    if not any(ch in k for ch in "%.$\0"):
+        return k
+    return k.replace("%", "%25").replace(".", "%2E").replace("$", "%24").replace("\0", "%00")
+
+
+def _unescape(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {(unquote(k) if "%" in k else k): _unescape(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_unescape(x) for x in v]
+    return v
+
+
+# -- URIs ---------------------------------------------------------------------------------
+def hosts_of(uri: str) -> str:
+    """``mongodb://user:pw@h1:27017,h2/db?x`` → ``h1:27017,h2`` (never the credentials)."""
+    rest = uri.split("://", 1)[-1]
+    authority = re.split(r"[/?]", rest.rpartition("@")[2] if "@" in rest.split("/")[0] else rest, maxsplit=1)[0]
+    return authority or "localhost"
+
+
+def redact_uri(uri: str) -> str:
+    """The URI with its user info replaced by ``***``."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        return uri
+    head, slash, tail = rest.partition("/")
+    if "@" in head:
+        head = "***@" + head.rpartition("@")[2]
+    return f"{scheme}://{head}{slash}{tail}"
+
+
+def _scrub(msg: str, uri: str) -> str:
+    rest = uri.split("://", 1)[-1].split("/")[0]
+    if "@" in rest:
+        userinfo = rest.rpartition("@")[0]
+        password = userinfo.partition(":")[2]
+        for secret in {userinfo, password, unquote(password)} - {""}:
+            msg = msg.replace(secret, "***")
+    return _one_line(msg)
+
+
+def _client_hosts(client: Any) -> str:
+    try:
+        seeds = client.topology_description.server_descriptions()
+        return ",".join(f"{h}:{p}" for h, p in seeds) or "mongodb"
+    except Exception:
+        return type(client).__module__.split(".")[0]  # e.g. "mongomock"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def open_mongo(config: Config) -> MongoStore:
+    """The store named by ``[MongoDB]`` (URI from VIDEOKIT_MONGODB_URI or the config file)."""
+    uri = config.get("MongoDB", "URI")
+    if not uri:
+        raise ConfigError(
+            "[MongoDB] URI is empty: set VIDEOKIT_MONGODB_URI=mongodb://... (or [MongoDB] URI in config.ini)"
+        )
+    if not uri.startswith(("mongodb://", "mongodb+srv://")):
+        raise ConfigError(f"[MongoDB] URI must start with mongodb:// or mongodb+srv://, got {redact_uri(uri)!r}")
+    return MongoStore.from_uri(
+        uri,
+        config.get("MongoDB", "DatabaseName"),
+        config.get("MongoDB", "CollectionName"),
+        store_videos=config.get("MongoDB", "StoreVideos"),
+        library=config.library,
+    )
