@@ -18,7 +18,6 @@ from videokit.pipeline import Context, Pipeline, Stage
 from videokit.record import Record, StageError
 from videokit.registry import Registry
 from videokit.stages import new_record
-from videokit.store import open_store
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +53,9 @@ def build_pipeline(config: Config, skip: Iterable[str] = ()) -> Pipeline:
 
 def validate(config: Config) -> None:
     """Check every user-supplied data file before any work (raises ConfigError)."""
-    from videokit.tagging import load_priority_keywords, load_rules, load_taxonomy
+    from videokit.tagging import check_config
 
-    load_rules(config)
-    load_taxonomy(config)
-    load_priority_keywords(config)
+    check_config(config)
 
 
 @dataclass
@@ -96,23 +93,20 @@ def run(
     on_progress: Callable[[str, int, int | None], None] | None = None,
     on_items: Callable[[int], None] | None = None,
     extras: dict | None = None,
+    workers: int | None = None,
 ) -> RunResult:
-    """Process every input into the library; one bad input never stops the batch."""
+    """Process every input into the library; one bad input never stops the batch.
+
+    Goes through the job ledger (``<library>/ledger.sqlite``): an input already done with the
+    same settings is not processed again, and one a killed run left half-way resumes where it
+    stopped. ``workers`` (default ``[Concurrency] MaxWorkers``) inputs are processed at a time."""
+    from videokit.batch import run_items
+
     validate(config)
     items = expand(inputs, from_files)
     if on_items:
         on_items(len(items))
-    pipeline = build_pipeline(config, skip)
-    store = open_store(config)
-    ctx = Context(config=config, store=store, on_progress=on_progress, extras=dict(extras or {}))
-    result = RunResult()
-    try:
-        for item in items:
-            rec = process_item(item, pipeline, ctx)
-            result.records.append(rec)
-            if on_record:
-                on_record(rec)
-    finally:
-        pipeline.close()
-        store.close()
-    return result
+    records = run_items(
+        items, config, skip=skip, workers=workers, on_record=on_record, on_progress=on_progress, extras=extras
+    )
+    return RunResult(records)

@@ -113,10 +113,11 @@ class SQLiteStore(Store):
                     "INSERT OR IGNORE INTO video_sources (video_id, input, url, path, domain) VALUES (?,?,?,?,?)",
                     [(record.id, s.input, s.url, s.path, (s.domain or "").lower() or None) for s in record.sources],
                 )
-                self._db.execute("DELETE FROM videos_fts WHERE id=?", (record.id,))
+                rowid = self._db.execute("SELECT rowid FROM videos WHERE id=?", (record.id,)).fetchone()[0]
+                self._db.execute("DELETE FROM videos_fts WHERE rowid=?", (rowid,))
                 self._db.execute(
-                    "INSERT INTO videos_fts (id, title, description, tags, filename, sources, text) VALUES (?,?,?,?,?,?,?)",
-                    (record.id, *fts_fields(record)),
+                    "INSERT INTO videos_fts (rowid, title, description, tags, filename, sources, text) VALUES (?,?,?,?,?,?,?)",
+                    (rowid, *fts_fields(record)),
                 )
                 self._db.execute("COMMIT")
             except sqlite3.Error as e:
@@ -126,7 +127,7 @@ class SQLiteStore(Store):
     def delete(self, id: str) -> bool:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute("DELETE FROM videos_fts WHERE id=?", (id,))
+            self._db.execute("DELETE FROM videos_fts WHERE rowid IN (SELECT rowid FROM videos WHERE id=?)", (id,))
             n = self._db.execute("DELETE FROM videos WHERE id=?", (id,)).rowcount
             self._db.execute("COMMIT")
         return n > 0
@@ -198,7 +199,7 @@ class SQLiteStore(Store):
 
     def search(self, query: Query) -> list[Record]:
         where, args, fts = self._where(query)
-        join = "JOIN videos_fts ON videos_fts.id = v.id" if fts else ""
+        join = "JOIN videos_fts ON videos_fts.rowid = v.rowid" if fts else ""
         order = "videos_fts.rank, v.added_at DESC" if fts else "v.added_at DESC, v.id"
         sql = f"SELECT v.record FROM videos v {join} WHERE {where} ORDER BY {order}"
         if query.limit is not None:
@@ -213,7 +214,7 @@ class SQLiteStore(Store):
 
     def count(self, query: Query | None = None) -> int:
         where, args, fts = self._where(query or Query())
-        join = "JOIN videos_fts ON videos_fts.id = v.id" if fts else ""
+        join = "JOIN videos_fts ON videos_fts.rowid = v.rowid" if fts else ""
         with self._lock:
             return self._db.execute(f"SELECT COUNT(*) FROM videos v {join} WHERE {where}", args).fetchone()[0]
 

@@ -37,7 +37,8 @@ CREATE TABLE video_sources (
 CREATE INDEX video_sources_input ON video_sources(input);
 CREATE INDEX video_sources_domain ON video_sources(domain);
 
+-- full-text index, keyed by videos.rowid (an indexed lookup, unlike an UNINDEXED id column)
 CREATE VIRTUAL TABLE videos_fts USING fts5(
-    id UNINDEXED, title, description, tags, filename, sources, text,
+    title, description, tags, filename, sources, text,
     tokenize = 'unicode61 remove_diacritics 2'
 );

@@ -1,0 +1,144 @@
+"""``videokit rules check|explain|list`` and ``videokit retag``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from videokit._cli.core import _filters, build_query
+
+
+def _rules_override(rules_file: str | None) -> dict[tuple[str, str], Any]:
+    return {("Rules", "CustomTagRules"): str(Path(rules_file).resolve()) if rules_file else None}
+
+
+@click.group()
+def rules() -> None:
+    """Validate tag rules, list them, and explain the tags of a stored video."""
+
+
+@rules.command()
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
+@click.pass_obj
+def check(state: Any, files: tuple[str, ...]) -> None:
+    """Validate rules, taxonomy or priority-keywords FILES (default: the configured ones).
+
+    The kind of each file is read from its content. Exit status 2 on the first problem.
+    """
+    from videokit.tagging import check_config
+    from videokit.tagging.classify import parse_taxonomy
+    from videokit.tagging.jsonfile import read_json
+    from videokit.tagging.priority import parse_priority_keywords
+    from videokit.tagging.rules import parse_rules
+
+    if not files:
+        cfg = state.config()
+        tagger = check_config(cfg)
+        custom = [r for r in tagger.rules if r.origin.startswith("rule:")]
+        click.echo(
+            f"ok: {len(tagger.rules) - len(custom)} built-in and {len(custom)} custom rules, "
+            f"{len(tagger.taxonomy.categories)} categories ({tagger.taxonomy.source})"
+        )
+        return
+    for f in files:
+        data = read_json(f)
+        if isinstance(data, dict) and "priority_keywords" in data:
+            kws = parse_priority_keywords(data, f)
+            click.echo(f"{f}: ok, {len(kws)} priority keywords")
+        elif isinstance(data, dict) and "categories" in data:
+            tax = parse_taxonomy(data, f)
+            click.echo(f"{f}: ok, {len(tax.categories)} categories, {len(tax.signals)} signals")
+        else:
+            parsed = parse_rules(data, f)
+            click.echo(f"{f}: ok, {len(parsed)} rules ({', '.join(r.id for r in parsed)})")
+
+
+@rules.command(name="list")
+@click.option(
+    "--rules", "rules_file", type=click.Path(dir_okay=False), help="custom_tags.json ([Rules] CustomTagRules)."
+)
+@click.pass_obj
+def list_rules(state: Any, rules_file: str | None) -> None:
+    """List the rules in effect: id, tags, and description."""
+    from videokit.tagging import load_rules
+
+    cfg = state.config(_rules_override(rules_file))
+    for r in load_rules(cfg):
+        extra = f" - {r.description}" if r.description else ""
+        click.echo(f"{r.origin}: {', '.join(r.tags)}{extra}")
+
+
+@rules.command()
+@click.argument("id")
+@click.option(
+    "--rules", "rules_file", type=click.Path(dir_okay=False), help="custom_tags.json ([Rules] CustomTagRules)."
+)
+@click.option("--fired", "fired_only", is_flag=True, help="Only the rules and signals that fired.")
+@click.pass_obj
+def explain(state: Any, id: str, rules_file: str | None, fired_only: bool) -> None:
+    """Show why video ID has its tags and category: every rule, fired or not, and why."""
+    from videokit.store import open_store
+    from videokit.tagging import check_config
+
+    cfg = state.config(_rules_override(rules_file))
+    tagger = check_config(cfg)
+    with open_store(cfg) as store:
+        rec = store.get(id)
+    if rec is None:
+        click.echo(f"error: no video with id {id!r} in {cfg.library}; see 'videokit search'", err=True)
+        sys.exit(1)
+    rule_results, signals, decision = tagger.explain(rec)
+    click.echo(f"{rec.id}  {rec.title}")
+    click.echo("tags:")
+    for t in rec.tags:
+        why = f" because {t.condition}" if t.condition else ""
+        click.echo(f"  {t.name}  [{t.origin}, confidence {t.confidence:.2f}]{why}")
+    if not rec.tags:
+        click.echo("  (none)")
+    click.echo("rules:")
+    for r in rule_results:
+        if fired_only and not r.fired:
+            continue
+        mark = "fired  " if r.fired else "no     "
+        click.echo(f"  {mark}{r.rule.origin} -> {', '.join(r.rule.tags)}: {r.detail}")
+    stored = rec.classification
+    click.echo(
+        f"category: {decision.category} (confidence {decision.confidence:.2f})"
+        + (f"; stored: {stored.category}" if stored and stored.category != decision.category else "")
+    )
+    for s in signals:
+        if fired_only and not s.fired:
+            continue
+        mark = f"+{s.points:g}" if s.fired else "no"
+        click.echo(f"  {mark:<5} {s.category} ({s.label}): {s.detail}")
+
+
+@click.command()
+@click.argument("text", required=False)
+@_filters
+@click.option(
+    "--rules", "rules_file", type=click.Path(dir_okay=False), help="custom_tags.json ([Rules] CustomTagRules)."
+)
+@click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
+@click.pass_obj
+def retag(state: Any, text: str | None, rules_file: str | None, dry_run: bool, **kw: Any) -> None:
+    """Re-apply tag rules and classification to stored videos (all, or those matching TEXT and filters).
+
+    Nothing is downloaded or analysed again.
+    """
+    from videokit.store import open_store
+    from videokit.tagging import check_config
+    from videokit.tagging import retag as run_retag
+
+    cfg = state.config(_rules_override(rules_file))
+    tagger = check_config(cfg)  # a bad rules file stops here, before the library is touched
+    with open_store(cfg) as store:
+        report = run_retag(store, tagger, build_query(text, kw), dry_run=dry_run)
+    prefix = "would have " if dry_run else ""
+    click.echo(prefix + report.summary())
+
+
+commands = [rules, retag]

@@ -1,0 +1,52 @@
+"""Pipeline stages: ``tag`` (rules + analyzer + user tags) and ``classify`` (taxonomy)."""
+
+from __future__ import annotations
+
+from videokit.pipeline import Context, Stage
+from videokit.record import Record
+from videokit.tagging.classify import load_taxonomy
+from videokit.tagging.engine import Tagger
+from videokit.tagging.rules import load_rules
+
+
+def _tagger(ctx: Context) -> Tagger:
+    """One Tagger per run, shared by both stages (rules and taxonomy are validated once)."""
+    tagger = ctx.extras.get("tagger")
+    if not isinstance(tagger, Tagger):
+        tagger = Tagger(load_rules(ctx.config), load_taxonomy(ctx.config))
+        ctx.extras["tagger"] = tagger
+    return tagger
+
+
+class TagStage(Stage):
+    name = "tag"
+    required = False  # a record without tags is still worth keeping
+
+    def __init__(self) -> None:
+        self.tagger: Tagger | None = None
+
+    def setup(self, ctx: Context) -> None:
+        self.tagger = _tagger(ctx)
+
+    def process(self, record: Record, ctx: Context) -> None:
+        if self.tagger is None:
+            self.setup(ctx)
+        assert self.tagger is not None
+        self.tagger.tag(record)
+
+
+class ClassifyStage(Stage):
+    name = "classify"
+    required = False
+
+    def __init__(self) -> None:
+        self.tagger: Tagger | None = None
+
+    def setup(self, ctx: Context) -> None:
+        self.tagger = _tagger(ctx)
+
+    def process(self, record: Record, ctx: Context) -> None:
+        if self.tagger is None:
+            self.setup(ctx)
+        assert self.tagger is not None
+        self.tagger.classify(record)
