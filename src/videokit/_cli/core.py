@@ -169,17 +169,25 @@ def search(state: Any, text: str | None, limit: int | None, as_json: bool, **kw:
     if as_json:
         click.echo(json.dumps([summary(r) for r in records], indent=2, ensure_ascii=False))
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(show_lines=False)
-    for col in ("id", "title", "duration", "resolution", "category", "tags"):
-        table.add_column(col, overflow="fold")
+    rows = []
     for r in records:
         s = summary(r)
-        table.add_row(r.id[:12], s["title"], f"{s['duration']:.1f}s" if s["duration"] else "-",
-                      s["resolution"] or "-", s["category"] or "-", ", ".join(s["tags"]))
-    Console(width=max(100, Console().width)).print(table)
+        rows.append([r.id[:12], s["title"], f"{s['duration']:.1f}s" if s["duration"] else "-",
+                     s["resolution"] or "-", s["category"] or "-", ", ".join(s["tags"])])
+    header = ["id", "title", "duration", "resolution", "category", "tags"]
+    if not sys.stdout.isatty():  # plain tab-separated lines for pipes and scripts
+        for row in [header, *rows]:
+            click.echo("\t".join(row))
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table()
+        for col in header:
+            table.add_column(col, overflow="fold")
+        for row in rows:
+            table.add_row(*row)
+        Console().print(table)
     click.echo(f"{len(records)} video(s)", err=True)
 
 
