@@ -1,0 +1,197 @@
+"""The ``api`` analyzer: any OpenAI-compatible chat-completions endpoint serving a
+vision-language model (vLLM, DashScope compatible mode, PAI-EAS, Ollama).
+
+One request per video: the sampled frames as base64 data-URL images plus the instruction in
+one user message. Retries with exponential backoff and jitter on timeouts, connection
+errors, 408/429/5xx (``Retry-After`` honoured); at most ``[QwenVL] MaxConcurrentRequests``
+requests in flight across threads. The key comes only from the environment variable named
+by ``[QwenVL] ApiKeyEnv`` and is never logged.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import logging
+import os
+import random
+import threading
+import time
+from typing import Any
+
+import httpx
+
+from videokit.analysis.base import AnalysisRequest, Analyzer
+from videokit.analysis.parse import parse_analysis
+from videokit.errors import ConfigError, InputError, TransientError
+from videokit.record import Analysis
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+_sleep = time.sleep  # tests replace it to record backoff delays
+MIME = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp"}
+
+
+class ApiAnalyzer(Analyzer):
+    name = "api"
+    version = "1"
+
+    def __init__(self, config: Any, *, transport: httpx.BaseTransport | None = None) -> None:
+        super().__init__(config)
+        self._transport = transport
+        self._client: httpx.Client | None = None
+        self._slots = threading.BoundedSemaphore(int(config.get("QwenVL", "MaxConcurrentRequests")))
+        self.calls = 0  # HTTP requests sent (tests and benchmarks read it)
+        self._calls_lock = threading.Lock()
+
+    @property
+    def model(self) -> str:
+        return str(self.config.get("QwenVL", "ApiModel"))
+
+    @property
+    def endpoint(self) -> str:
+        cfg = self.config
+        key = "VpcEndpoint" if cfg.get("QwenVL", "UseVpc") else "PublicEndpoint"
+        base = str(cfg.get("QwenVL", key)).strip()
+        if not base:
+            raise ConfigError(
+                f"the api analyzer needs [QwenVL] {key} (an OpenAI-compatible base URL such as "
+                "http://host:8000/v1); set it in config.ini or VIDEOKIT_QWENVL_" + key.upper()
+            )
+        if not base.startswith(("http://", "https://")):
+            raise ConfigError(f"[QwenVL] {key} must start with http:// or https://, got {base!r}")
+        base = base.rstrip("/")
+        return base if base.endswith("/chat/completions") else base + "/chat/completions"
+
+    def cache_params(self) -> dict[str, Any]:
+        return {"max_tokens": int(self.config.get("QwenVL", "MaxNewTokens"))}
+
+    def setup(self) -> None:
+        url = self.endpoint  # ConfigError before any video
+        headers = {"Content-Type": "application/json", "User-Agent": "videokit"}
+        env_name = str(self.config.get("QwenVL", "ApiKeyEnv"))
+        key = os.environ.get(env_name, "").strip() if env_name else ""
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        else:
+            log.info("no API key in $%s; calling %s without Authorization", env_name, url)
+        timeout = float(self.config.get("QwenVL", "Timeout")) or None
+        self._client = httpx.Client(headers=headers, timeout=timeout, transport=self._transport)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def body(self, request: AnalysisRequest) -> dict[str, Any]:
+        content: list[dict[str, Any]] = []
+        for f in request.frames:
+            mime = MIME.get(f.path.suffix.lower(), "image/jpeg")
+            try:
+                data = base64.b64encode(f.path.read_bytes()).decode("ascii")
+            except OSError as e:
+                raise InputError(f"{f.path}: cannot read analysis frame ({e.strerror})") from None
+            content.append({"type": "image_url", "image_url": {"url": f"data:{mime};base64,{data}"}})
+        content.append({"type": "text", "text": request.prompt})
+        return {
+            "model": self.model,
+            "messages": [{"role": "user", "content": content}],
+            "max_tokens": int(self.config.get("QwenVL", "MaxNewTokens")),
+            "temperature": 0,
+        }
+
+    def analyze(self, request: AnalysisRequest) -> Analysis:
+        if self._client is None:
+            self.setup()
+        reply = self._post(self.body(request), str(request.video))
+        text = _content(reply)
+        analysis = parse_analysis(text, request, backend=self.name, model=self.model, origin=self.origin)
+        usage = reply.get("usage") or {}
+        analysis.usage = {
+            k: int(v) for k, v in usage.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+        }
+        finish = ((reply.get("choices") or [{}])[0] or {}).get("finish_reason")
+        if finish == "length":
+            analysis.warnings.append("the reply was cut at [QwenVL] MaxNewTokens; raise it for complete answers")
+        return analysis
+
+    def _post(self, body: dict[str, Any], label: str) -> dict[str, Any]:
+        assert self._client is not None
+        url = self.endpoint
+        retries = max(0, int(self.config.get("QwenVL", "Retries")))
+        base = float(self.config.get("Download", "BackoffBase"))
+        cap = float(self.config.get("Download", "BackoffMax"))
+        problem = ""
+        for attempt in range(retries + 1):
+            wait: float | None = None
+            try:
+                with self._slots:
+                    with self._calls_lock:
+                        self.calls += 1
+                    resp = self._client.post(url, json=body)
+            except httpx.TimeoutException:
+                problem = f"no reply within {self.config.get('QwenVL', 'Timeout')}s"
+            except httpx.TransportError as e:
+                problem = f"cannot reach {url}: {type(e).__name__}"
+            else:
+                if resp.status_code == 200:
+                    try:
+                        data = resp.json()
+                    except ValueError:
+                        raise TransientError(f"{label}: {url} answered 200 with a body that is not JSON") from None
+                    if not isinstance(data, dict):
+                        raise TransientError(f"{label}: {url} answered 200 with an unexpected body")
+                    return data
+                problem = f"HTTP {resp.status_code} {_error_text(resp)}".strip()
+                if resp.status_code in (401, 403):
+                    env_name = self.config.get("QwenVL", "ApiKeyEnv")
+                    raise InputError(f"{label}: {url} refused the API key ({problem}); check ${env_name}")
+                if resp.status_code not in RETRY_STATUS:
+                    raise InputError(f"{label}: {url} rejected the request ({problem})")
+                wait = retry_after(resp.headers.get("Retry-After"))
+            if attempt == retries:
+                break
+            delay = (
+                min(cap, base * 2**attempt) * random.uniform(0.5, 1.0) if wait is None else min(wait, max(cap, 60.0))
+            )
+            log.info("%s: api attempt %d failed (%s); retrying in %.2fs", label, attempt + 1, problem, delay)
+            _sleep(delay)
+        raise TransientError(f"{label}: api analyzer gave up after {retries + 1} attempts: {problem}")
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date), else None."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _content(reply: dict[str, Any]) -> str:
+    choices = reply.get("choices") or []
+    msg = (choices[0] or {}).get("message") if choices and isinstance(choices[0], dict) else None
+    content = (msg or {}).get("content") if isinstance(msg, dict) else None
+    if isinstance(content, list):  # content parts
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return content if isinstance(content, str) else ""
+
+
+def _error_text(resp: httpx.Response) -> str:
+    try:
+        data = resp.json()
+        err = data.get("error") if isinstance(data, dict) else None
+        msg = err.get("message") if isinstance(err, dict) else err if isinstance(err, str) else None
+        if msg:
+            return f"({' '.join(str(msg).split())[:200]})"
+    except ValueError:
+        pass
+    return ""

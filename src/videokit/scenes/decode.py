@@ -1,0 +1,363 @@
+"""One ffmpeg process decodes a video once and feeds two raw pipes.
+
+* the detection stream: every frame, scaled to a few dozen pixels (planar YUV 4:4:4), with its
+  exact presentation time from ``showinfo`` (so variable frame rate, rotation and non-zero
+  start times come out right: times are relative to the container start, as ``ffmpeg -ss``
+  and players count them);
+* the picture stream: every ``big_every``-th frame at thumbnail/analysis size (RGB), used for
+  thumbnails, the contact sheet and the sampled analysis frames.
+
+Nothing here keeps more than a bounded number of frames. Decoder error lines are counted
+(corrupt packets do not stop the decode) and a watchdog bounds the run: a total time
+proportional to the duration and a stall limit when no frame arrives.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import re
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from videokit.errors import InputError, TransientError
+
+log = logging.getLogger(__name__)
+
+BATCH = 32  # detection frames read per pipe read
+STALL_SECONDS = 60.0  # no frame for this long: the decoder is stuck
+_PTS = re.compile(r"\bn:\s*(\d+)\s+pts:\s*(-?\d+|NOPTS)\s+pts_time:(\S+)")
+_LEVEL = re.compile(r"\[(fatal|error|warning)\]")
+
+
+@dataclass(frozen=True, slots=True)
+class VideoProbe:
+    """What the decode needs to know before it starts (from ffprobe)."""
+
+    width: int  # display width, after rotation
+    height: int
+    fps: float | None
+    duration: float | None  # container duration, seconds; None when the container has none
+    rotation: int = 0
+    codec: str | None = None
+
+
+def probe(path: Path) -> VideoProbe:
+    """Read the first video stream's geometry, frame rate and duration with ffprobe."""
+    cmd = [
+        "ffprobe",
+        "-v",
+        "error",
+        "-select_streams",
+        "v:0",
+        "-show_streams",
+        "-show_format",
+        "-of",
+        "json",
+        str(path),
+    ]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
+    except FileNotFoundError:
+        raise InputError("ffprobe not found: install ffmpeg (which provides ffprobe)") from None
+    except subprocess.TimeoutExpired:
+        raise TransientError(f"{path}: ffprobe did not answer within 60 s") from None
+    try:
+        data = json.loads(out.stdout or "{}")
+    except json.JSONDecodeError:
+        data = {}
+    streams = data.get("streams") or []
+    if out.returncode != 0 or not streams:
+        reason = (out.stderr or "").strip().splitlines()
+        detail = f" ({reason[-1]})" if reason else ""
+        raise InputError(f"{path}: no video stream found{detail}; is it a video file?")
+    s = streams[0]
+    w, h = int(s.get("width") or 0), int(s.get("height") or 0)
+    if w <= 0 or h <= 0:
+        raise InputError(f"{path}: the video stream has no picture size; the file may be damaged")
+    sar = _ratio(s.get("sample_aspect_ratio"))
+    if sar and sar > 0 and sar != 1:
+        w = max(2, round(w * sar))
+    rotation = _rotation(s)
+    if rotation % 180 == 90:
+        w, h = h, w
+    fps = _ratio(s.get("avg_frame_rate")) or _ratio(s.get("r_frame_rate"))
+    duration = _float(s.get("duration")) or _float((data.get("format") or {}).get("duration"))
+    return VideoProbe(w, h, fps if fps and 0 < fps < 1000 else None, duration, rotation, s.get("codec_name"))
+
+
+def _ratio(v: object) -> float | None:
+    if not v or not isinstance(v, str):
+        return None
+    try:
+        r = Fraction(v.replace(":", "/"))
+    except (ValueError, ZeroDivisionError):
+        return None
+    return float(r) if r > 0 else None
+
+
+def _float(v: object) -> float | None:
+    try:
+        x = float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return x if x > 0 else None
+
+
+def _rotation(stream: dict) -> int:
+    for sd in stream.get("side_data_list") or []:
+        if "rotation" in sd:
+            return int(round(float(sd["rotation"]))) % 360
+    tag = (stream.get("tags") or {}).get("rotate")
+    return int(tag) % 360 if tag and tag.lstrip("-").isdigit() else 0
+
+
+def scaled_size(width: int, height: int, target_width: int) -> tuple[int, int]:
+    """Even-sized ``target_width`` x h keeping the display aspect."""
+    w = max(2, target_width - target_width % 2)
+    h = max(2, round(w * height / width / 2) * 2)
+    return w, h
+
+
+@dataclass(slots=True)
+class Batch:
+    """Consecutive detection frames: ``det`` is (n, 3, h, w) uint8 Y/U/V planes."""
+
+    first: int  # index of det[0] in decode order
+    det: np.ndarray
+    pts: np.ndarray  # seconds, float64, one per frame
+    pictures: list[tuple[int, np.ndarray]] = field(default_factory=list)  # (frame index, HxWx3 RGB)
+
+
+class Decoder:
+    """Runs ffmpeg once; iterate :meth:`batches`; read ``errors`` afterwards."""
+
+    def __init__(
+        self,
+        path: Path,
+        info: VideoProbe,
+        *,
+        det_width: int = 64,
+        picture_width: int | None = None,
+        picture_every: int = 1,
+        timeout: float | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.info = info
+        self.det_size = scaled_size(info.width, info.height, det_width)
+        self.picture_size = scaled_size(info.width, info.height, picture_width) if picture_width else None
+        self.picture_every = max(1, picture_every)
+        self.timeout = timeout
+        self.errors = 0  # decoder error lines (corrupt packets, concealment)
+        self.error_samples: list[str] = []
+        self.frames = 0
+        self._pts: queue.Queue[float | None] = queue.Queue()
+        self._pictures: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=BATCH + 8)
+        self._last_progress = time.monotonic()
+        self._killed: str | None = None
+        self._tail: list[str] = []
+        self._last_pts: float | None = None
+
+    def command(self, picture_fd: int | None) -> list[str]:
+        dw, dh = self.det_size
+        det = f"scale={dw}:{dh}:flags=fast_bilinear,format=yuv444p,showinfo=checksum=0"
+        cmd = ["ffmpeg", "-nostdin", "-hide_banner", "-nostats", "-loglevel", "level+info"]
+        cmd += ["-err_detect", "ignore_err", "-i", str(self.path), "-an", "-sn", "-dn"]
+        if self.picture_size and picture_fd is not None:
+            pw, ph = self.picture_size
+            k = self.picture_every
+            graph = (
+                f"[0:v:0]split=2[a][b];[a]{det}[d];"
+                f"[b]select='not(mod(n\\,{k}))',scale={pw}:{ph}:flags=bicubic,format=rgb24[p]"
+            )
+            cmd += ["-filter_complex", graph, "-map", "[d]", "-fps_mode", "passthrough", "-f", "rawvideo", "pipe:1"]
+            cmd += ["-map", "[p]", "-fps_mode", "passthrough", "-f", "rawvideo", f"pipe:{picture_fd}"]
+        else:
+            cmd += ["-filter_complex", f"[0:v:0]{det}[d]", "-map", "[d]", "-fps_mode", "passthrough"]
+            cmd += ["-f", "rawvideo", "pipe:1"]
+        return cmd
+
+    def batches(self) -> Iterator[Batch]:
+        """Yield frames in decode order; raise InputError/TransientError on failure."""
+        want_pictures = self.picture_size is not None
+        rfd = wfd = None
+        if want_pictures:
+            rfd, wfd = os.pipe()
+        try:
+            proc = subprocess.Popen(
+                self.command(wfd),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                pass_fds=(wfd,) if wfd is not None else (),
+                bufsize=0,
+            )
+        except FileNotFoundError:
+            raise InputError("ffmpeg not found: install ffmpeg") from None
+        finally:
+            if wfd is not None:
+                os.close(wfd)
+        threads = [threading.Thread(target=self._read_stderr, args=(proc,), daemon=True)]
+        if rfd is not None:
+            threads.append(threading.Thread(target=self._read_pictures, args=(rfd,), daemon=True))
+        threads.append(threading.Thread(target=self._watchdog, args=(proc,), daemon=True))
+        for t in threads:
+            t.start()
+        try:
+            yield from self._read_det(proc)
+            proc.wait()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            self._done = True
+            for t in threads[:-1]:
+                t.join(timeout=5)
+            assert proc.stdout is not None
+            proc.stdout.close()
+        if self._killed:
+            raise TransientError(
+                f"{self.path}: decoding stopped: {self._killed}; the file may be damaged or the machine overloaded"
+            )
+        if self.frames == 0:
+            detail = self._tail[-1] if self._tail else f"ffmpeg exit status {proc.returncode}"
+            raise InputError(f"{self.path}: no video frame could be decoded ({detail}); is it a video file?")
+        if proc.returncode != 0:
+            log.warning(
+                "%s: ffmpeg exited with status %s after %d frames: %s",
+                self.path,
+                proc.returncode,
+                self.frames,
+                self._tail[-1] if self._tail else "",
+            )
+
+    _done = False
+
+    def _read_det(self, proc: subprocess.Popen) -> Iterator[Batch]:
+        dw, dh = self.det_size
+        frame_bytes = dw * dh * 3
+        stdout = proc.stdout
+        assert stdout is not None
+        k = self.picture_every
+        while True:
+            buf = _read_exact(stdout, frame_bytes * BATCH)
+            n = len(buf) // frame_bytes
+            if n == 0:
+                return
+            self._last_progress = time.monotonic()
+            det = np.frombuffer(buf, np.uint8, count=n * frame_bytes).reshape(n, 3, dh, dw)
+            first = self.frames
+            pts = np.empty(n, np.float64)
+            for i in range(n):
+                t = self._get(self._pts)
+                pts[i] = np.nan if t is None else t
+            pictures: list[tuple[int, np.ndarray]] = []
+            if self.picture_size:
+                for idx in range(first + (-first) % k, first + n, k):
+                    pic = self._get(self._pictures)
+                    if pic is not None:
+                        pictures.append((idx, pic))
+            self.frames += n
+            pts = _fill_pts(pts, self.info.fps, self._last_pts)
+            self._last_pts = float(pts[-1])
+            yield Batch(first, det, pts, pictures)
+            if len(buf) < frame_bytes * BATCH:
+                return
+
+    def _get(self, q: queue.Queue) -> object:
+        while True:
+            try:
+                return q.get(timeout=1.0)
+            except queue.Empty:
+                if self._killed or self._done:
+                    return None
+                if self._stderr_closed and q is self._pts:
+                    return None
+                if q is self._pictures and self._pictures_closed:
+                    return None
+
+    _stderr_closed = False
+    _pictures_closed = False
+
+    def _read_stderr(self, proc: subprocess.Popen) -> None:
+        assert proc.stderr is not None
+        for raw in proc.stderr:
+            line = raw.decode("utf-8", "replace").rstrip()
+            if "pts_time:" in line and "showinfo" in line:
+                m = _PTS.search(line)
+                if m:
+                    try:
+                        self._pts.put(float(m.group(3)))
+                    except ValueError:
+                        self._pts.put(None)  # NOPTS: filled in from the frame rate
+                continue
+            lvl = _LEVEL.search(line)
+            if lvl:
+                self._tail = (self._tail + [line.split("] ", 2)[-1].strip()])[-5:]
+                if lvl.group(1) in ("error", "fatal"):
+                    self.errors += 1
+                    if len(self.error_samples) < 5:
+                        self.error_samples.append(line)
+        self._stderr_closed = True
+        self._pts.put(None)
+
+    def _read_pictures(self, fd: int) -> None:
+        assert self.picture_size is not None
+        pw, ph = self.picture_size
+        size = pw * ph * 3
+        with os.fdopen(fd, "rb", buffering=0) as fh:
+            while True:
+                buf = _read_exact(fh, size)
+                if len(buf) < size:
+                    break
+                self._pictures.put(np.frombuffer(buf, np.uint8).reshape(ph, pw, 3))
+        self._pictures_closed = True
+        try:
+            self._pictures.put_nowait(None)
+        except queue.Full:
+            pass
+
+    def _watchdog(self, proc: subprocess.Popen) -> None:
+        start = time.monotonic()
+        while proc.poll() is None and not self._done:
+            time.sleep(0.5)
+            now = time.monotonic()
+            if self.timeout is not None and now - start > self.timeout:
+                self._killed = f"took longer than {self.timeout:.0f} s"
+            elif now - self._last_progress > STALL_SECONDS:
+                self._killed = f"no frame decoded for {STALL_SECONDS:.0f} s"
+            if self._killed:
+                proc.kill()
+                return
+
+
+def _read_exact(fh, size: int) -> bytes:  # noqa: ANN001 - a raw pipe
+    chunks = []
+    remaining = size
+    while remaining > 0:
+        b = fh.read(remaining)
+        if not b:
+            break
+        chunks.append(b)
+        remaining -= len(b)
+    return b"".join(chunks)
+
+
+def _fill_pts(pts: np.ndarray, fps: float | None, previous: float | None) -> np.ndarray:
+    """Frames without a timestamp get one from the frame before and the frame rate."""
+    bad = ~np.isfinite(pts)
+    if bad.any():
+        step = 1.0 / fps if fps else 0.04
+        for i in np.flatnonzero(bad):
+            before = pts[i - 1] if i > 0 else previous
+            pts[i] = before + step if before is not None else 0.0
+    return pts

@@ -1,0 +1,346 @@
+"""Shot-boundary detection on small frames, streaming with bounded memory.
+
+Per frame ``t`` the *content score* is ``s(t)``: the mean absolute difference between frame
+``t`` and ``t-1`` over the Y, U and V planes of a ~64-pixel-wide copy, summed (0-765, in
+practice 0-200; a hard cut scores 40+, a static shot 0-5, fast motion 10-25).
+
+* **content** mode: a cut where ``s(t) >= threshold``.
+* **adaptive** mode (default): a cut where ``s(t) >= threshold / 2`` *and* ``s(t)`` is at least
+  ``adaptive_ratio`` times the mean score of its neighbours (fast motion raises both, a cut
+  only the one frame), and the frame is not a **flash**: a cut is dropped when the picture
+  before it comes back within a quarter second (or the picture after it was there a quarter
+  second before), as with camera flashes and short occlusions.
+* **fades** through black, white or any uniform colour: runs of uniform frames; the boundary
+  spans from where the contrast starts to fall to where it has recovered. A fade at the very
+  start or end of the video is not a boundary.
+* **dissolves and wipes**: peaks of the long-range difference ``E(t) = d(t-K, t+K)`` (K = half
+  a second) that are verified: most of the picture changes, the two ends are different pictures
+  (not a brightness change of the same one), the frames in between lie between the two ends,
+  and either each is a blend of the ends (dissolve) or each pixel already shows one end or the
+  other (wipe). Camera motion fails these tests.
+
+Boundaries are final after a bounded delay (about 9 s of video); nothing grows with length
+except the list of boundaries itself.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+BLANK_STD = 6.0  # luma std (0-255) under which a dark or bright frame is "blank"
+BLANK_DARK, BLANK_BRIGHT = 40.0, 215.0  # mean luma of a black / white frame (a blue sky is neither)
+FADE_MAX_S = 3.0  # longest fade-out or fade-in we look for
+BLANK_SPLIT_S = 2.0  # a uniform run longer than this is a scene of its own
+FLASH_S = 0.25  # a picture that returns within this is a flash, not a cut
+CHANGED = 20.0  # a pixel "changed" between the ends of a transition if it moved this much
+
+
+@dataclass(frozen=True, slots=True)
+class DetectOptions:
+    threshold: float = 27.0
+    min_scene_len: float = 0.5  # seconds
+    mode: str = "adaptive"  # adaptive | content
+    gradual: bool = True
+    adaptive_ratio: float = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """A detected boundary: ``first``..``last`` are the frames that belong to the transition
+    (equal for a cut: the first frame of the new shot)."""
+
+    kind: str  # cut | fade | dissolve | wipe
+    first: int
+    last: int
+    start: float  # seconds (pts of first)
+    end: float  # seconds (pts of last)
+
+
+class Detector:
+    """Feed frames in order with :meth:`push`; collect finished boundaries from its return
+    value and from :meth:`finish`."""
+
+    def __init__(self, fps: float | None, options: DetectOptions) -> None:
+        self.o = options
+        fps = fps if fps and fps > 0 else 25.0
+        self.fps = fps
+        self.K = max(2, round(0.5 * fps))  # half-window of the long-range difference
+        self.flash = max(2, round(FLASH_S * fps))
+        self.w = 2  # adaptive neighbourhood, frames each side
+        self.cut_delay = max(self.w, self.flash + 1)
+        self.fade_max = max(2, round(FADE_MAX_S * fps))
+        self.final_delay = 2 * self.fade_max + round(BLANK_SPLIT_S * fps) + 2 * self.K + 8
+        keep = 3 * self.K + 2 * self.flash + 4  # frames the gradual and flash checks look back
+        self._frames: deque[np.ndarray] = deque(maxlen=keep)  # float32 (3,h,w)
+        self._hist = self.final_delay + self.fade_max + 4
+        self._s: deque[float] = deque(maxlen=self._hist)
+        self._std: deque[float] = deque(maxlen=self._hist)
+        self._blank: deque[bool] = deque(maxlen=self._hist)
+        self._pts: deque[float] = deque(maxlen=self._hist)
+        self._E: deque[float] = deque(maxlen=4 * self.K + 4)
+        self.n = 0  # frames pushed
+        self.frontier = 0  # every boundary before this frame index has been returned
+        self._cuts: list[int] = []  # candidate cuts not yet final
+        self._events: list[Transition] = []  # gradual/fade events not yet final
+        self._blank_start: int | None = None  # current uniform run
+        self._out_start: int | None = None
+        self._pending_fade: tuple[int | None, int, int] | None = None  # (out_start, b0, b1)
+        self._seen_content = False
+        self._before: np.ndarray | None = None  # the picture before the current fade-out
+        self._last_final: Transition | None = None
+        self._last_end_index = 0
+        self._gradual_until = -1
+
+    # -- access into the rings by absolute frame index ---------------------------------
+    def _f(self, i: int) -> np.ndarray:
+        return self._frames[self._pos(self._frames, i)]
+
+    def _at(self, ring: deque, i: int):  # noqa: ANN202 - float or bool
+        return ring[self._pos(ring, i)]
+
+    def _pos(self, ring: deque, i: int) -> int:
+        k = i - (self.n - len(ring))
+        if not 0 <= k < len(ring):
+            raise IndexError(f"frame {i} is not in the window ({self.n - len(ring)}..{self.n - 1})")
+        return k
+
+    def _has(self, ring: deque, i: int) -> bool:
+        return self.n - len(ring) <= i < self.n
+
+    @staticmethod
+    def _dist(a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.abs(a - b).sum()) / (a.shape[1] * a.shape[2])
+
+    # -- feeding -------------------------------------------------------------------------
+    def push(self, det: np.ndarray, pts: np.ndarray) -> list[Transition]:
+        frames = det.astype(np.float32)
+        lum = frames[:, 0]
+        flat = lum.reshape(len(frames), -1)
+        means = flat.mean(axis=1)
+        stds = flat.std(axis=1)
+        blank = (stds < BLANK_STD) & ((means < BLANK_DARK) | (means > BLANK_BRIGHT))
+        for k in range(len(frames)):
+            self._push_one(frames[k], float(pts[k]), float(stds[k]), bool(blank[k]))
+        self.frontier = max(0, self.n - self.final_delay)
+        return self._finalize(self.frontier)
+
+    def finish(self) -> list[Transition]:
+        # decide what is still undecided, with the lookahead that exists
+        end = self.n
+        for c in range(max(1, end - self.cut_delay), end):
+            self._decide_cut(c, end - 1)
+        if self._blank_start is not None:
+            pass  # the video ends on a uniform run: a fade-out at the end is no boundary
+        elif self._pending_fade is not None:
+            self._close_fade(end - 1, force=True)
+        self.frontier = end + 1
+        return self._finalize(end + 1)
+
+    def _push_one(self, f: np.ndarray, t: float, std: float, blank: bool) -> None:
+        i = self.n
+        s = self._dist(f, self._frames[-1]) if self._frames else 0.0
+        self._frames.append(f)
+        self._s.append(s)
+        self._std.append(std)
+        self._blank.append(blank)
+        self._pts.append(t)
+        self.n += 1
+        K = self.K
+        if i >= 2 * K:
+            self._E.append(self._dist(f, self._f(i - 2 * K)))  # E(i-K)
+        self._track_blank(i, std, blank)
+        c = i - self.cut_delay
+        if c >= 1:
+            self._decide_cut(c, i)
+        g = i - 2 * K
+        if self.o.gradual and g >= 2 * K:
+            self._decide_gradual(g)
+
+    # -- hard cuts -----------------------------------------------------------------------
+    def _decide_cut(self, c: int, newest: int) -> None:
+        s = self._at(self._s, c)
+        o = self.o
+        if o.mode == "content":
+            if s >= o.threshold:
+                self._cuts.append(c)
+            return
+        if s < o.threshold / 2:
+            return
+        nb = [self._at(self._s, j) for j in range(c - self.w, c + self.w + 1) if j != c and 1 <= j <= newest]
+        base = max(float(np.mean(nb)) if nb else 0.0, 1.0)
+        if s < o.adaptive_ratio * base:
+            return
+        if self._is_flash(c, newest, s):
+            return
+        self._cuts.append(c)
+
+    def _is_flash(self, c: int, newest: int, s: float) -> bool:
+        limit = max(0.5 * min(self.o.threshold, s), 0.4 * s)
+        before = self._f(c - 1)
+        for j in range(c + 1, min(newest, c + self.flash) + 1):
+            if self._dist(before, self._f(j)) < limit:
+                return True
+        after = self._f(c)
+        lo = self.n - len(self._frames)
+        for j in range(c - 2, max(lo, c - 1 - self.flash) - 1, -1):
+            if self._dist(after, self._f(j)) < limit:
+                return True
+        return False
+
+    # -- fades through a uniform picture ---------------------------------------------------
+    def _track_blank(self, i: int, std: float, blank: bool) -> None:
+        if self._pending_fade is not None:
+            out_start, b0, b1 = self._pending_fade
+            # fade-in: contrast keeps rising; ends when it stops or after FADE_MAX_S
+            prev = self._at(self._std, i - 1)
+            if std <= prev + 0.2 or i - b1 > self.fade_max:
+                self._close_fade(i - 1)
+        if blank:
+            if self._blank_start is None:
+                self._blank_start = i
+                self._out_start = self._walk_back(i) if self._seen_content else None
+                if self._out_start is not None:
+                    oldest = self.n - len(self._frames)
+                    self._before = self._f(max(oldest, self._out_start - 1)).copy()
+            return
+        if self._blank_start is not None:
+            b0, b1 = self._blank_start, i - 1
+            self._blank_start = None
+            if self._pending_fade is None:
+                self._pending_fade = (self._out_start, b0, b1)
+        self._seen_content = True
+
+    def _walk_back(self, b0: int) -> int:
+        """First frame of the fade-out that ends at uniform frame ``b0``."""
+        j = b0
+        lo = max(self.n - len(self._std), b0 - self.fade_max)
+        while j - 1 >= lo and self._at(self._std, j - 1) > self._at(self._std, j) + 0.2:
+            j -= 1
+        return j
+
+    def _close_fade(self, in_end: int, force: bool = False) -> None:
+        assert self._pending_fade is not None
+        out_start, b0, b1 = self._pending_fade
+        self._pending_fade = None
+        if out_start is None or self._before is None:  # the video opens with a fade-in: no boundary
+            return
+        abrupt = out_start >= b0 - 1 and in_end <= b1 + 1
+        if self.o.mode == "adaptive" and abrupt and b1 - b0 < self.flash:
+            return  # a few white or black frames with no fade on either side: a flash
+        after = self._f(min(in_end + 1, self.n - 1))
+        if self._dist(self._before, after) < self.o.threshold / 2:
+            return  # a dip to black and back into the same picture: not a new shot
+        long_run = (
+            (self._at(self._pts, b1) - self._at(self._pts, b0)) > BLANK_SPLIT_S if self._has(self._pts, b0) else True
+        )
+        if long_run:
+            self._events.append(self._transition("fade", out_start, b0))
+            self._events.append(self._transition("fade", b1, in_end))
+        else:
+            self._events.append(self._transition("fade", out_start, in_end))
+
+    # -- dissolves and wipes -----------------------------------------------------------------
+    def _decide_gradual(self, g: int) -> None:
+        K = self.K
+        e_idx = lambda t: t - K  # noqa: E731 - E(t) is stored at position t-K of the E stream
+        n_e = self.n - 2 * K  # number of E values so far (E for t = K .. n-1-K)
+        ring_lo = n_e - len(self._E)
+
+        def E(t: int) -> float:
+            return self._E[e_idx(t) - ring_lo]
+
+        if g <= self._gradual_until or e_idx(g - K) < ring_lo or e_idx(g + K) >= n_e:
+            return
+        eg = E(g)
+        o = self.o
+        if eg < 0.8 * o.threshold:
+            return
+        for t in range(g - K, g + K + 1):
+            v = E(t)
+            if v > eg or (v == eg and t < g):
+                return
+        lo, hi = g - K, g + K
+        if any(lo <= c <= hi + 1 for c in self._cuts):
+            return
+        if any(self._at(self._blank, t) for t in range(lo, hi + 1)):
+            return  # a fade through a uniform picture: handled by the fade tracker
+        kind, first, last = _classify(self._f(lo), self._f(hi), [self._f(t) for t in range(lo + 1, hi)])
+        if kind is None:
+            return
+        self._events.append(self._transition(kind, lo + 1 + first, lo + 1 + last))
+        self._gradual_until = hi + K
+
+    # -- bookkeeping ---------------------------------------------------------------------------
+    def _transition(self, kind: str, first: int, last: int) -> Transition:
+        lo = self.n - len(self._pts)
+        first = max(first, lo)
+        last = max(first, last)
+        return Transition(kind, first, last, self._at(self._pts, first), self._at(self._pts, min(last, self.n - 1)))
+
+    def _finalize(self, upto: int) -> list[Transition]:
+        """Merge and emit everything that starts before frame ``upto``."""
+        ready_cuts = [c for c in self._cuts if c < upto]
+        ready_events = [e for e in self._events if e.first < upto]
+        if not ready_cuts and not ready_events:
+            return []
+        self._cuts = [c for c in self._cuts if c >= upto]
+        self._events = [e for e in self._events if e.first >= upto]
+        # a cut inside (or within 2 frames of) a gradual transition is part of it
+        every = self._events + ready_events
+        cuts = [
+            self._transition("cut", c, c) for c in ready_cuts if not any(e.first - 2 <= c <= e.last + 2 for e in every)
+        ]
+        out = []
+        for tr in sorted(cuts + ready_events, key=lambda x: x.first):
+            prev = self._last_final
+            if tr.first <= 0:
+                continue
+            if prev is not None and tr.start - prev.end < self.o.min_scene_len:
+                continue
+            out.append(tr)
+            self._last_final = tr
+        return out
+
+
+def _classify(a: np.ndarray, b: np.ndarray, mids: list[np.ndarray]) -> tuple[str | None, int, int]:
+    """Is the change from ``a`` to ``b`` through ``mids`` a dissolve, a wipe, or neither
+    (motion, lighting)? Returns (kind, first, last) with first/last indices into ``mids``."""
+    if not mids:
+        return None, 0, 0
+    diff = b - a
+    change = np.abs(diff).max(axis=0)
+    moved = change > CHANGED
+    if moved.mean() < 0.5:
+        return None, 0, 0
+    ya, yb = a[0] - a[0].mean(), b[0] - b[0].mean()
+    ncc = float((ya * yb).sum() / np.sqrt((ya * ya).sum() * (yb * yb).sum() + 1e-6))
+    if ncc > 0.85:  # the same picture brighter or darker: a lighting change or fade, not a new shot
+        return None, 0, 0
+    w = np.stack(mids)
+    total = float(np.abs(diff).sum()) / (a.shape[1] * a.shape[2])
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    margin = 0.1 * np.abs(diff)
+    m3 = np.broadcast_to(moved, a.shape)
+    inside = (w >= lo - margin) & (w <= hi + margin)
+    between = inside[:, m3].reshape(len(mids), -1).mean(axis=1)
+    if between.mean() < 0.8:
+        return None, 0, 0
+    dd = float((diff * diff).sum()) + 1e-6
+    alpha = ((w - a) * diff).sum(axis=(1, 2, 3)) / dd
+    blend = a + alpha[:, None, None, None] * diff
+    resid = np.abs(w - blend).sum(axis=(1, 2, 3)) / (a.shape[1] * a.shape[2]) / max(total, 1e-6)
+    explained = (np.minimum(np.abs(w - a), np.abs(w - b)) < 0.25 * np.abs(diff))[:, m3].reshape(len(mids), -1)
+    expl = float(explained.mean())
+    if expl >= 0.8:
+        kind = "wipe"
+    elif float(resid.max()) <= 0.35:
+        kind = "dissolve"
+    else:
+        return None, 0, 0
+    moving = np.flatnonzero((alpha > 0.05) & (alpha < 0.95))
+    if len(moving) == 0:
+        return None, 0, 0
+    return kind, int(moving[0]), int(moving[-1])

@@ -1,0 +1,237 @@
+"""Scene detection: accuracy on the shared media, flashes, bad inputs, outputs, CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from media import ffmpeg, make_cuts_video, make_video
+from videokit._cli import main
+from videokit.config import load_config
+from videokit.errors import InputError
+from videokit.pipeline import Context
+from videokit.record import FileInfo, Record
+from videokit.scenes import SceneOptions, detect_scenes
+from videokit.scenes.evaluate import Score, score
+from videokit.scenes.outputs import choose_frames
+from videokit.scenes.stage import ScenesStage
+
+HARD_CUT_FILES = [
+    "composite_hardcuts.mp4",
+    "big_buck_bunny_0_30.webm",
+    "goldeneye-vfr-drop3.mp4",
+    "issue-134-rotate.mp4",
+    "issue-236-split-copy.mkv",
+    "chaplin.mp4",
+    "video_with_failing_audio.mp4",
+]
+
+
+@pytest.mark.parametrize("mode", ["adaptive", "content"])
+def test_hard_cut_accuracy_on_shared_media(shared_media: Path, mode: str) -> None:
+    total = Score()
+    for name in HARD_CUT_FILES:
+        gt = json.loads((shared_media / name).with_suffix(".gt.json").read_text())
+        info = detect_scenes(shared_media / name, SceneOptions(mode=mode))
+        found = [(s.boundary.start, s.boundary.end) for s in info.scenes if s.boundary]
+        got = score(found, [(t, t) for t in gt["cut_times_s"]], gt["fps"])
+        assert got.fp == 0 and got.fn == 0, (name, found, gt["cut_times_s"])
+        assert info.frames_decoded == gt["total_frames"], name
+        total = total + got
+    assert total.f1 == 1.0
+
+
+def test_rotated_and_vfr_times(shared_media: Path) -> None:
+    rot = detect_scenes(shared_media / "issue-134-rotate.mp4")
+    assert [s.start_frame for s in rot.scenes] == [0, 90, 210]
+    vfr = detect_scenes(shared_media / "goldeneye-vfr-drop3.mp4")
+    assert [round(s.start, 2) for s in vfr.scenes] == [0.0, 3.75, 8.76]
+
+
+@pytest.fixture(scope="session")
+def cuts_video(media_dir: Path) -> Path:
+    return make_cuts_video(media_dir / "cuts.mp4", ["red", "blue", "green"], seg=1.0)
+
+
+def test_cuts_on_generated_video(cuts_video: Path) -> None:
+    info = detect_scenes(cuts_video)
+    assert [s.boundary.kind for s in info.scenes if s.boundary] == ["cut", "cut"]
+    assert [round(s.start, 2) for s in info.scenes] == [0.0, 1.0, 2.0]
+    assert info.scenes[-1].end == pytest.approx(3.0, abs=0.05)
+    assert info.cuts_per_minute == pytest.approx(40.0, rel=0.05)
+
+
+def test_threshold_and_min_scene_len(cuts_video: Path) -> None:
+    assert detect_scenes(cuts_video, SceneOptions(threshold=700)).scene_count == 1
+    assert detect_scenes(cuts_video, SceneOptions(min_scene_len=1.5)).scene_count == 2
+
+
+def test_flash_is_not_a_cut(tmp_path: Path) -> None:
+    """Three white frames in a continuous shot: a cut in content mode, none in adaptive."""
+    clip = tmp_path / "flash.mp4"
+    flash = "drawbox=c=white:t=fill:enable='between(n,37,39)'"
+    make_video(clip, duration=3, size="160x120", audio=False, extra=["-vf", flash])
+    assert detect_scenes(clip, SceneOptions(mode="adaptive")).scene_count == 1
+    assert detect_scenes(clip, SceneOptions(mode="content")).scene_count > 1
+
+
+def test_fast_motion_is_not_a_cut(tmp_path: Path) -> None:
+    clip = tmp_path / "pan.mp4"
+    make_video(
+        clip,
+        duration=3,
+        audio=False,
+        source="testsrc=size=160x120:rate=25",
+        extra=["-vf", "scroll=horizontal=0.05:vertical=0.02"],
+    )
+    assert detect_scenes(clip).scene_count == 1
+
+
+def test_one_frame_and_still_image(tmp_path: Path) -> None:
+    one = tmp_path / "one.mp4"
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=160x120:rate=25",
+        "-frames:v",
+        "1",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        str(one),
+    )
+    info = detect_scenes(one)
+    assert info.scene_count == 1 and info.frames_decoded == 1
+    png = tmp_path / "still.png"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=160x120", "-frames:v", "1", str(png))
+    out = tmp_path / "out"
+    info = detect_scenes(png, out_dir=out)
+    assert info.scene_count == 1
+    assert Image.open(out / Path(info.scenes[0].thumbnail).name).size[0] == 320
+
+
+def test_no_duration_in_container(tmp_path: Path) -> None:
+    raw = tmp_path / "stream.h264"
+    make_cuts_video(tmp_path / "c.mp4", ["red", "blue"], seg=1.0)
+    ffmpeg("-i", str(tmp_path / "c.mp4"), "-c:v", "copy", "-bsf:v", "h264_mp4toannexb", "-f", "h264", str(raw))
+    info = detect_scenes(raw)
+    assert info.scene_count == 2
+    assert info.scenes[1].start == pytest.approx(1.0, abs=0.05)
+
+
+def test_corrupt_packets_are_counted_and_decoding_goes_on(tmp_path: Path) -> None:
+    good = make_cuts_video(tmp_path / "good.mp4", ["red", "blue", "green"], seg=1.0)
+    data = bytearray(good.read_bytes())
+    mid = len(data) // 2
+    data[mid : mid + 3000] = bytes(3000)  # zero a run of bytes in the middle of the media data
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(bytes(data))
+    info = detect_scenes(bad)
+    assert info.decode_errors > 0
+    assert info.frames_decoded >= 70
+    assert info.scenes[-1].end == pytest.approx(3.0, abs=0.05)
+
+
+def test_not_a_video(tmp_path: Path) -> None:
+    txt = tmp_path / "notes.mp4"
+    txt.write_text("hello")
+    with pytest.raises(InputError, match="notes.mp4"):
+        detect_scenes(txt)
+    with pytest.raises(InputError, match="no such file"):
+        detect_scenes(tmp_path / "missing.mp4")
+
+
+_PEAK = (
+    "import resource,sys; from videokit.scenes import detect_scenes; from pathlib import Path;"
+    "detect_scenes(sys.argv[1], out_dir=Path(sys.argv[2]));"
+    "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+)
+
+
+def test_memory_is_flat_in_video_length(tmp_path: Path) -> None:
+    """Peak memory of a 20 s and a 160 s video (small, low frame rate) is about the same."""
+    peaks = []
+    for secs in (20, 160):
+        clip = tmp_path / f"long{secs}.mkv"
+        ffmpeg(
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc2=size=128x72:rate=10:duration={secs}",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "250",
+            str(clip),
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", _PEAK, str(clip), str(tmp_path / f"o{secs}")],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        peaks.append(int(out.stdout.strip()))
+    assert peaks[1] < peaks[0] * 1.15 + 4096, peaks  # KiB
+
+
+def test_outputs_open_as_images(cuts_video: Path, tmp_path: Path) -> None:
+    out = tmp_path / "processed" / "vid"
+    info = detect_scenes(
+        cuts_video, SceneOptions(thumbnail_format="webp", thumbnail_width=160, frame_budget=5), out_dir=out
+    )
+    assert len(info.frames) == 5 and {f.scene for f in info.frames} == {0, 1, 2}
+    assert [f.time for f in info.frames] == sorted(f.time for f in info.frames)
+    for s in info.scenes:
+        with Image.open(s.thumbnail) as im:
+            assert im.format == "WEBP" and im.size[0] == 160
+    with Image.open(info.contact_sheet) as sheet:
+        assert sheet.size[0] > 3 * 160
+    for f in info.frames:
+        with Image.open(f.path) as im:
+            assert im.size[0] == 448
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []
+    assert not [p for p in out.parent.iterdir() if p.name != "vid"]
+
+
+def test_frame_policy() -> None:
+    assert choose_frames([4, 4, 4], [10.0, 1.0, 1.0], 6) == [4, 1, 1]
+    assert choose_frames([2, 2, 2, 2], [1.0, 5.0, 2.0, 4.0], 2) == [0, 1, 0, 1]
+    assert choose_frames([0, 3], [1.0, 1.0], 4) == [0, 3]
+
+
+def test_stage_writes_into_library(cuts_video: Path, tmp_path: Path) -> None:
+    cfg = load_config(env={}, overrides={("Library", "Location"): str(tmp_path / "lib")})
+    ctx = Context(cfg)
+    rec = Record(id="abc123", file=FileInfo(str(cuts_video), "cuts.mp4", 1, "x"))
+    stage = ScenesStage()
+    stage.setup(ctx)
+    stage.process(rec, ctx)
+    assert rec.scenes is not None and rec.scenes.scene_count == 3
+    assert rec.scenes.contact_sheet == "processed/abc123/contact-sheet.jpg"
+    assert Image.open(ctx.abspath(rec.scenes.scenes[1].thumbnail)).format == "JPEG"
+    assert Record.from_json(rec.to_json()).scenes == rec.scenes
+
+
+def test_cli_json(cuts_video: Path) -> None:
+    res = CliRunner().invoke(main, ["scenes", str(cuts_video), "--json", "--threshold", "20"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    first, second = data["scenes"][0], data["scenes"][1]
+    assert "boundary" not in first and set(first) >= {"start", "end", "start_frame", "end_frame"}
+    assert second["boundary"] == {"kind": "cut", "start": 1.0, "end": 1.0}
+    assert second["start_frame"] == 25 and first["end_frame"] == 25
+
+
+def test_cli_bad_file(tmp_path: Path) -> None:
+    res = CliRunner().invoke(main, ["scenes", str(tmp_path / "nope.mp4")])
+    assert res.exit_code == 1 and "no such file" in res.output
