@@ -42,7 +42,7 @@ def make_video(
 def make_cuts_video(path: Path, colors: list[str], seg: float = 1.0, size: str = "320x240", rate: int = 25) -> Path:
     """Hard cuts between solid-ish segments (testsrc2 hue shifted per segment)."""
     inputs: list[str] = []
-    for i, _c in enumerate(colors):
+    for _ in colors:
         inputs += ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}:duration={seg}"]
     chains = ";".join(
         f"[{i}:v]drawbox=c={c}@0.6:t=fill,setpts=PTS-STARTPTS[v{i}]" for i, c in enumerate(colors)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+
 from httpserver import http_server  # noqa: F401
 from media import make_video
-
 from videokit._cli import main
 
 FAST = ["--skip", "analyze"]

@@ -4,8 +4,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from store_contract import StoreContract, make_record
 
+from store_contract import StoreContract, make_record
 from videokit.store.sqlite import SQLiteStore
 
 

@@ -8,9 +8,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 from videokit.config import Config
 from videokit.inputs import InputItem, expand

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import configparser
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from videokit.errors import ConfigError
 

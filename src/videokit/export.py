@@ -6,8 +6,8 @@ import csv
 import json
 import os
 import re
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 from videokit.record import Record
 from videokit.registry import Registry

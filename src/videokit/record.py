@@ -20,7 +20,7 @@ T = TypeVar("T")
 
 def utcnow() -> str:
     """ISO-8601 UTC timestamp with seconds precision."""
-    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+    return _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
 
 
 @dataclass(slots=True)

@@ -6,9 +6,10 @@ same through the entry-point group ``videokit.<kind>`` (e.g. ``videokit.analyzer
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import import_module
 from importlib.metadata import entry_points
-from typing import Callable, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from videokit.errors import ConfigError
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from videokit.registry import Registry
 from videokit.store.base import Query, Store
@@ -10,7 +11,7 @@ from videokit.store.base import Query, Store
 if TYPE_CHECKING:
     from videokit.config import Config
 
-stores: Registry[Callable[["Config"], Store]] = Registry(
+stores: Registry[Callable[[Config], Store]] = Registry(
     "stores",
     {
         "sqlite": "videokit.store.sqlite:open_sqlite",

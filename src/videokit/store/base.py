@@ -6,8 +6,8 @@ No backend types leak through: callers see :class:`Record` and :class:`Query` on
 from __future__ import annotations
 
 import abc
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 from videokit.record import Record
 
