@@ -12,6 +12,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from media import make_video  # noqa: E402
 
+pytest_plugins = ["httpserver"]  # the http_server fixture (tests/httpserver.py)
+
 SHARED_MEDIA = Path(__file__).resolve().parents[1].parent / "shared" / "media"
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")

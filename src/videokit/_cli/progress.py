@@ -48,7 +48,10 @@ class RunProgress:
         with self._lock:
             task = self._tasks.get(url)
             if task is None:
-                name = url.rsplit("/", 1)[-1][:40] or url[:40]
+                from videokit.download import redact
+
+                shown = redact(url).split("?", 1)[0]
+                name = shown.rstrip("/").rsplit("/", 1)[-1][:40] or shown[:40]
                 task = self._tasks[url] = self._progress.add_task(f"  {name}", total=total)
             self._progress.update(task, completed=done, total=total)
 

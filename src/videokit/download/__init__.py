@@ -1,0 +1,83 @@
+"""Downloading videos from URLs.
+
+:func:`fetch` is the one entry point: a direct file URL is streamed with httpx
+(:mod:`videokit.download.http`: resume, retries, size limit, atomic rename); a web page or a
+URL a yt-dlp site extractor claims goes through yt-dlp (:mod:`videokit.download.page`).
+Safe local names come from :mod:`videokit.download.names`.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from videokit.download.http import Downloaded, HttpDownloader, IsPage, ProgressFn, redact
+from videokit.download.names import safe_filename
+from videokit.download.page import fetch_page, has_site_extractor
+from videokit.errors import InputError
+
+if TYPE_CHECKING:
+    from videokit.config import Config
+
+__all__ = ["Downloaded", "check_url", "fetch", "is_url", "redact", "safe_filename"]
+
+log = logging.getLogger(__name__)
+
+SCHEMES = ("http", "https")
+
+
+def is_url(text: str) -> bool:
+    """True when ``text`` looks like a URL (``scheme://...``) rather than a local path."""
+    try:
+        scheme = urlsplit(text).scheme
+    except ValueError:
+        return False
+    if len(scheme) < 2:  # "C:\\videos" is a Windows path, not a URL
+        return False
+    return "://" in text or scheme.lower() in {"file", "ftp", "data", "http", "https"}
+
+
+def check_url(url: str) -> None:
+    """Raise InputError unless ``url`` is an http(s) URL with a host."""
+    try:
+        parts = urlsplit(url)
+    except ValueError as e:
+        raise InputError(f"{redact(url)}: invalid URL ({e})") from None
+    scheme = parts.scheme.lower()
+    if scheme not in SCHEMES:
+        raise InputError(f"{redact(url)}: unsupported URL scheme '{scheme}'; use http(s) URLs or local paths")
+    if not parts.hostname:
+        raise InputError(f"{redact(url)}: the URL has no host name")
+
+
+def fetch(
+    url: str,
+    dest_dir: Path,
+    config: Config,
+    *,
+    on_progress: ProgressFn | None = None,
+) -> Downloaded:
+    """Download ``url`` into ``dest_dir``.
+
+    Direct files (decided by Content-Type, or by sniffing the first bytes) are streamed to
+    ``<name>.part`` and renamed when complete and verified; an unfinished ``.part`` from an
+    earlier call is resumed. Pages go to yt-dlp. ``on_progress(url, done, total)`` is called
+    as bytes arrive (throttled). Raises InputError (permanent) or TransientError (retry later).
+    """
+    check_url(url)
+    dest_dir = Path(dest_dir)
+    try:
+        dest_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"{redact(url)}: cannot create the download folder {dest_dir}: {e.strerror or e}") from None
+    if has_site_extractor(url):
+        return fetch_page(url, dest_dir, config, on_progress=on_progress)
+    try:
+        return HttpDownloader(config, on_progress=on_progress).fetch(url, dest_dir)
+    except IsPage as page:
+        final = page.url
+    # Outside the except block: yt-dlp reads sys.exc_info() when it reports its own errors.
+    log.debug("%s is a web page (%s); using yt-dlp", redact(url), redact(final))
+    return fetch_page(url, dest_dir, config, on_progress=on_progress)
