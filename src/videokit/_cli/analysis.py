@@ -18,8 +18,22 @@ from videokit.errors import InputError, UsageError
 @click.option("--analyzer", help="Analysis backend: builtin, qwen, api ([QwenVL] Backend).")
 @click.option("--use-vpc", is_flag=True, default=None, help="Use [QwenVL] VpcEndpoint for the api backend.")
 @click.option("--refresh", is_flag=True, help="Ask the model again even if this question was answered before.")
+@click.option(
+    "--video",
+    "moved_to",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Where the video of ID is now, when it was moved after it was added.",
+)
 @click.pass_obj
-def ask(state: Any, target: str, question: str, analyzer: str | None, use_vpc: bool | None, refresh: bool) -> None:
+def ask(
+    state: Any,
+    target: str,
+    question: str,
+    analyzer: str | None,
+    use_vpc: bool | None,
+    refresh: bool,
+    moved_to: Path | None,
+) -> None:
     """Answer QUESTION about VIDEO_OR_ID (a file path or a library id) and store the answer."""
     from videokit.analysis import create_analyzer
     from videokit.analysis.cache import AnalysisCache
@@ -36,8 +50,11 @@ def ask(state: Any, target: str, question: str, analyzer: str | None, use_vpc: b
     keywords, categories = load_focus(cfg)
     engine = create_analyzer(backend, cfg)
     with open_store(cfg) as store:
-        record, stored = _resolve(target, store)
+        record, stored, local = _resolve(target, store)
         ctx = Context(cfg, store=store)
+        if moved_to is not None:
+            local = _same_video(moved_to, record)
+        video = _locate(record, local, ctx)
         engine.setup()
         try:
             with tempfile.TemporaryDirectory(prefix="videokit-ask-") as scratch:
@@ -48,6 +65,7 @@ def ask(state: Any, target: str, question: str, analyzer: str | None, use_vpc: b
                     questions=[question],
                     priority_keywords=keywords,
                     categories=categories,
+                    video=video,
                 )
                 analysis = analyze_cached(engine, request, AnalysisCache(cache_dir(cfg)), refresh=refresh)
         except InputError as e:
@@ -71,8 +89,39 @@ def ask(state: Any, target: str, question: str, analyzer: str | None, use_vpc: b
             click.echo("(not in the library: answer not stored; add the video with 'videokit run')", err=True)
 
 
-def _resolve(target: str, store: Any) -> tuple[Any, bool]:
-    """(record, whether it is in the library) for a path or a stored id."""
+def _locate(record: Any, local: Path | None, ctx: Any) -> Path:
+    """The file to analyse: ``local`` when the user gave one (and, when the record's own file
+    is gone, the record is pointed at it), else the record's own file. When neither exists,
+    one line saying how to point ``ask`` at where the video went."""
+    from videokit.analysis.stage import stored_video
+
+    own = stored_video(record, ctx)
+    if own is not None and own.is_file():
+        return local if local is not None else own
+    if local is not None:
+        if record.file is not None:
+            record.file.path, record.file.name = ctx.relpath(local), local.name
+        return local
+    short = (record.id or "?")[:12]
+    what = f"{own}: the video of {short} is missing (moved or deleted)" if own else f"{short}: no video file recorded"
+    raise UsageError(f'{what}; give its location: videokit ask --video PATH {short} "question"')
+
+
+def _same_video(path: Path, record: Any) -> Path:
+    """``path`` resolved, after checking it has the content of ``record`` (when that is known)."""
+    from videokit.stages import sha256_file
+
+    want = record.file.sha256 if record.file else None
+    if want and sha256_file(path) != want:
+        raise UsageError(
+            f"{path}: not the video of {(record.id or '')[:12]} (its content differs); "
+            "give the file that was added, or ask about this file by giving its path instead of the id"
+        )
+    return path.resolve()
+
+
+def _resolve(target: str, store: Any) -> tuple[Any, bool, Path | None]:
+    """(record, whether it is in the library, the file the user named if any) for a path or a stored id."""
     from videokit.record import FileInfo, Record, Source
     from videokit.stages import sha256_file
 
@@ -81,7 +130,7 @@ def _resolve(target: str, store: Any) -> tuple[Any, bool]:
         digest = sha256_file(path)
         found = store.get(digest) or store.find_by_source(str(path.resolve())) or store.find_by_source(target)
         if found is not None:
-            return found, True
+            return found, True, path.resolve()
         from videokit.probe import media_info
 
         try:
@@ -95,13 +144,13 @@ def _resolve(target: str, store: Any) -> tuple[Any, bool]:
             file=FileInfo(str(resolved), resolved.name, resolved.stat().st_size, digest),
             media=media,
         )
-        return record, False
+        return record, False, resolved
     found = store.get(target) if len(target) >= 6 else None
     if found is None:
         raise UsageError(
             f"{target}: not a file and not an id in the library; give a video path or an id from 'videokit search'"
         )
-    return found, True
+    return found, True, None
 
 
 commands = [ask]

@@ -2,8 +2,8 @@
 
 What classic vision and audio analysis can honestly tell: brightness, colour, camera motion
 and motion intensity (optical flow on short low-resolution bursts), pace (from the scene
-stage), on-screen text (Tesseract) and audio loudness / silence / a speech-like vs
-music-like guess. One ffmpeg process decodes the bursts (fast seeks) and the audio track.
+stage), frontal faces (OpenCV's bundled Haar cascades), on-screen text (Tesseract) and
+audio loudness / silence / a speech-like vs music-like guess. One ffmpeg process decodes the bursts (fast seeks) and the audio track.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import numpy as np
 
 from videokit.analysis.base import AnalysisRequest, Analyzer
 from videokit.analysis.builtin_audio import RATE, audio_facts
+from videokit.analysis.builtin_faces import FaceDetector, face_facts
 from videokit.analysis.builtin_ocr import ocr_facts
 from videokit.analysis.builtin_report import Report, TextSentiment
 from videokit.analysis.builtin_vision import brightness_facts, color_facts, load_stills, motion_facts
@@ -37,17 +38,26 @@ class BuiltinAnalyzer(Analyzer):
     def __init__(self, config: Any) -> None:
         super().__init__(config)
         self._sentiment: TextSentiment | None = None
+        self._faces: FaceDetector | None = None
 
     def setup(self) -> None:
         ffmpeg_exe()  # ConfigError now rather than per video
+        self._faces = FaceDetector()
         self._sentiment = TextSentiment()
 
     def cache_params(self) -> dict[str, Any]:
-        return {"bursts": BURSTS, "burst_frames": BURST_FRAMES, "burst_width": BURST_WIDTH, "ocr": "eng"}
+        return {
+            "bursts": BURSTS,
+            "burst_frames": BURST_FRAMES,
+            "burst_width": BURST_WIDTH,
+            "ocr": "eng",
+            "faces": FaceDetector.params,
+        }
 
     def analyze(self, request: AnalysisRequest) -> Analysis:
-        if self._sentiment is None:
+        if self._sentiment is None or self._faces is None:
             self.setup()
+        assert self._sentiment is not None and self._faces is not None
         media = request.record.media or _probe(request.video)
         fps = media.fps or 25.0
         with tempfile.TemporaryDirectory(prefix="videokit-builtin-") as tmp:
@@ -61,15 +71,11 @@ class BuiltinAnalyzer(Analyzer):
                 "motion": motion,
                 "camera_motion": camera,
                 "pace": _pace(request),
-                "faces": {
-                    "available": False,
-                    "reason": "OpenCV 5 ships no face cascade or face model; faces are not detected",
-                },
+                "faces": face_facts([(f.path, f.time) for f in request.frames], self._faces),
                 "audio": audio_facts(pcm, media.has_audio),
             }
             ocr = ocr_facts([f.path for f in request.frames], scratch)
         facts["ocr"] = {k: v for k, v in ocr.items() if k != "text"}
-        assert self._sentiment is not None
         report = Report(request, facts, ocr.get("text") or "", self.origin, self._sentiment)
         analysis = Analysis(backend=self.name, model=self.model, instruction=request.prompt)
         analysis.facts = facts

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from videokit.analysis.base import AnalysisRequest
+from videokit.analysis.builtin_faces import face_confidence
 from videokit.record import Sentiment, Tag
 
 PREFIX = "Builtin analyzer (no vision-language model):"
@@ -47,6 +48,9 @@ class Report:
         camera = self._camera_phrase()
         if camera:
             parts.append(camera)
+        faces = self._faces_phrase()
+        if faces:
+            parts.append(faces)
         pace = self.facts["pace"]
         if pace.get("cuts_per_minute") is not None:
             n = pace["scene_count"]
@@ -91,6 +95,19 @@ class Report:
         }.get(label, label)
         return f"Camera: {text} ({level} motion)."
 
+    def _faces_phrase(self) -> str | None:
+        f = self.facts.get("faces") or {}
+        n = int(f.get("frames") or 0)
+        if not f.get("available") or n == 0:
+            return None
+        hits = int(f.get("frames_with_faces") or 0)
+        frames = f"{n} sampled frame{'s' if n != 1 else ''}"
+        if hits == 0:
+            return f"Faces: no frontal face detected in the {frames}."
+        most = int(f.get("max_faces") or 0)
+        at_once = f"{most} at once" if most > 1 else "one at a time"
+        return f"Faces: a frontal face is visible in {hits} of the {frames} ({at_once})."
+
     def _audio_phrase(self) -> str:
         a = self.facts["audio"]
         if not a.get("has_audio"):
@@ -120,6 +137,9 @@ class Report:
             out.append(("High Motion", 0.7))
         if self.ocr_text:
             out.append(("On-screen Text", 0.8))
+        face_conf = face_confidence(self.facts.get("faces") or {})
+        if face_conf > 0:
+            out.append(("Faces", face_conf))
         if not a.get("has_audio") or a.get("silent"):
             out.append(("Silent", 0.9 if a.get("has_audio") else 1.0))
         else:
@@ -181,6 +201,8 @@ class Report:
                 if self.ocr_text
                 else "No readable on-screen text was found."
             )
+        if _any(q, "face", "people", "person", "persons", "human", "crowd"):
+            return self._faces_phrase() or "Faces could not be checked (no frame was readable)."
         if _any(q, "sound", "audio", "music", "speech", "speak", "talk", "voice", "silent", "noise", "loud", "quiet"):
             return self._audio_phrase()
         if _any(q, "camera", "pan", "tilt", "zoom", "motion", "moving", "move", "static", "still", "fast", "action"):

@@ -34,14 +34,21 @@ def cache_dir(config: Config) -> Path:
     return config.library / "cache" / "analysis"
 
 
+def stored_video(record: Record, ctx: Context) -> Path | None:
+    """Where the record says its video file is (it may no longer be there)."""
+    stored = record.file.path if record.file else next((s.path for s in record.sources if s.path), None)
+    return ctx.abspath(stored) if stored else None
+
+
 def video_path(record: Record, ctx: Context) -> Path:
     """Where the record's video file is, or InputError naming the record."""
-    stored = record.file.path if record.file else next((s.path for s in record.sources if s.path), None)
-    if not stored:
+    path = stored_video(record, ctx)
+    if path is None:
         raise InputError(f"{record.id or '?'}: record has no video file to analyse")
-    path = ctx.abspath(stored)
     if not path.is_file():
-        raise InputError(f"{path}: video file is missing; re-add it with 'videokit add'")
+        raise InputError(
+            f"{path}: video file is missing (moved or deleted); run 'videokit run NEW_PATH' to add it again"
+        )
     return path
 
 
@@ -64,10 +71,14 @@ def build_request(
     questions: list[str] | None = None,
     priority_keywords: list[str] | None = None,
     categories: list[str] | None = None,
+    video: Path | None = None,
 ) -> AnalysisRequest:
-    """The request for ``record``; frames are sampled into ``scratch`` when the record has none."""
+    """The request for ``record``; frames are sampled into ``scratch`` when the record has none.
+
+    ``video`` is the file to analyse when the caller knows better than the record (a video
+    the user says has moved); by default the record's own file."""
     cfg = ctx.config
-    video = video_path(record, ctx)
+    video = video_path(record, ctx) if video is None else video
     max_frames = int(cfg.get("QwenVL", "MaxFrames"))
     width = int(cfg.get("SceneDetection", "FrameWidth"))
     stored = record.scenes.frames if record.scenes else []
