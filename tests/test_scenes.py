@@ -235,3 +235,15 @@ def test_cli_json(cuts_video: Path) -> None:
 def test_cli_bad_file(tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["scenes", str(tmp_path / "nope.mp4")])
     assert res.exit_code == 1 and "no such file" in res.output
+
+
+def test_whole_pass_on_a_rotated_portrait_video(shared_media: Path, tmp_path: Path) -> None:
+    """Large portrait pictures once deadlocked the two pipes (ffmpeg wrote a picture after later
+    detection frames while we waited for it)."""
+    out = tmp_path / "rot"
+    info = detect_scenes(shared_media / "issue-134-rotate.mp4", out_dir=out)
+    assert [s.start_frame for s in info.scenes] == [0, 90, 210]
+    for s in info.scenes:
+        with Image.open(s.thumbnail) as im:
+            assert im.size[0] == 320 and im.size[1] > im.size[0]  # portrait, as displayed
+    assert info.frames and all(Path(f.path).is_file() for f in info.frames)

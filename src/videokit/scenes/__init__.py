@@ -117,14 +117,16 @@ def _run(decoder: Decoder, detector: Detector, sink: PictureSink | None) -> tupl
     transitions: list[Transition] = []
     first_pts = last_pts = None
     for batch in decoder.batches():
-        if first_pts is None:
-            first_pts = float(batch.pts[0])
-        last_pts = float(batch.pts[-1])
-        new = detector.push(batch.det, batch.pts)
-        transitions += new
+        new = []
+        if len(batch.pts):  # the last batch may carry only late pictures
+            if first_pts is None:
+                first_pts = float(batch.pts[0])
+            last_pts = float(batch.pts[-1])
+            new = detector.push(batch.det, batch.pts)
+            transitions += new
         if sink is not None:
-            for idx, pic in batch.pictures:
-                sink.add(idx, float(batch.pts[idx - batch.first]), pic)
+            for idx, t, pic in batch.pictures:
+                sink.add(idx, t, pic)
             sink.advance(detector.frontier, [(t.first, t.last, t.start) for t in new])
     new = detector.finish()
     transitions += new

@@ -22,6 +22,7 @@ import re
 import subprocess
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -135,7 +136,8 @@ class Batch:
     first: int  # index of det[0] in decode order
     det: np.ndarray
     pts: np.ndarray  # seconds, float64, one per frame
-    pictures: list[tuple[int, np.ndarray]] = field(default_factory=list)  # (frame index, HxWx3 RGB)
+    # (frame index, seconds, HxWx3 RGB); a picture may come a batch later than its frame
+    pictures: list[tuple[int, float, np.ndarray]] = field(default_factory=list)
 
 
 class Decoder:
@@ -166,6 +168,9 @@ class Decoder:
         self._killed: str | None = None
         self._tail: list[str] = []
         self._last_pts: float | None = None
+        self._pic_next = 0  # frame index of the next picture off the pipe
+        self._pic_waiting: deque[np.ndarray] = deque()  # pictures whose detection frame is not read yet
+        self._recent: deque[tuple[int, np.ndarray]] = deque(maxlen=16)  # (first, pts) of recent batches
 
     def command(self, picture_fd: int | None) -> list[str]:
         dw, dh = self.det_size
@@ -247,11 +252,13 @@ class Decoder:
         frame_bytes = dw * dh * 3
         stdout = proc.stdout
         assert stdout is not None
-        k = self.picture_every
         while True:
             buf = _read_exact(stdout, frame_bytes * BATCH)
             n = len(buf) // frame_bytes
             if n == 0:
+                last = self._collect_pictures(final=True) if self.picture_size else []
+                if last:
+                    yield Batch(self.frames, np.empty((0, 3, dh, dw), np.uint8), np.empty(0), last)
                 return
             self._last_progress = time.monotonic()
             det = np.frombuffer(buf, np.uint8, count=n * frame_bytes).reshape(n, 3, dh, dw)
@@ -260,18 +267,43 @@ class Decoder:
             for i in range(n):
                 t = self._get(self._pts)
                 pts[i] = np.nan if t is None else t
-            pictures: list[tuple[int, np.ndarray]] = []
-            if self.picture_size:
-                for idx in range(first + (-first) % k, first + n, k):
-                    pic = self._get(self._pictures)
-                    if pic is not None:
-                        pictures.append((idx, pic))
             self.frames += n
             pts = _fill_pts(pts, self.info.fps, self._last_pts)
             self._last_pts = float(pts[-1])
+            self._recent.append((first, pts))
+            end = len(buf) < frame_bytes * BATCH
+            pictures = self._collect_pictures(final=end) if self.picture_size else []
             yield Batch(first, det, pts, pictures)
-            if len(buf) < frame_bytes * BATCH:
+            if end:
                 return
+
+    def _collect_pictures(self, final: bool) -> list[tuple[int, float, np.ndarray]]:
+        """Take the pictures ffmpeg has written (all of them when ``final``) without waiting for
+        ones not written yet: ffmpeg may write a picture after later detection frames, and
+        waiting for it while it waits for us to read those frames would deadlock."""
+        while True:
+            if final:
+                pic = self._get(self._pictures)
+            else:
+                try:
+                    pic = self._pictures.get_nowait()
+                except queue.Empty:
+                    break
+            if pic is None:
+                break
+            self._pic_waiting.append(pic)  # type: ignore[arg-type]
+        out = []
+        while self._pic_waiting and self._pic_next < self.frames:
+            out.append((self._pic_next, self._pts_of(self._pic_next), self._pic_waiting.popleft()))
+            self._pic_next += self.picture_every
+        return out
+
+    def _pts_of(self, index: int) -> float:
+        for first, pts in reversed(self._recent):
+            if first <= index < first + len(pts):
+                return float(pts[index - first])
+        first, pts = self._recent[0]  # older than what we keep (pictures lagging far): estimate
+        return float(pts[0]) - (first - index) / (self.info.fps or 25.0)
 
     def _get(self, q: queue.Queue) -> object:
         while True:

@@ -10,9 +10,13 @@ practice 0-200; a hard cut scores 40+, a static shot 0-5, fast motion 10-25).
   only the one frame), and the frame is not a **flash**: a cut is dropped when the picture
   before it comes back within a quarter second (or the picture after it was there a quarter
   second before), as with camera flashes and short occlusions.
-* **fades** through black, white or any uniform colour: runs of uniform frames; the boundary
-  spans from where the contrast starts to fall to where it has recovered. A fade at the very
-  start or end of the video is not a boundary.
+* **fades** through black, white or any uniform colour: runs of uniform frames (luma and
+  chroma nearly constant over the picture, whatever the colour; a change of colour ends a run);
+  the boundary spans from where the contrast starts to fall to where it has recovered. A side
+  without a ramp (a cut into or out of the uniform picture) is left to the cut detector. A
+  uniform run longer than ``BLANK_SPLIT_S`` is a scene of its own, at the start and end of the
+  video too: a dark shot that dissolves into a bright one is a boundary, while a short black
+  opening that fades in (or a fade-out that ends the video) is not.
 * **dissolves and wipes**: peaks of the long-range difference ``E(t) = d(t-K, t+K)`` (K = half
   a second) that are verified: most of the picture changes, the two ends are different pictures
   (not a brightness change of the same one), the frames in between lie between the two ends,
@@ -30,8 +34,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-BLANK_STD = 6.0  # luma std (0-255) under which a dark or bright frame is "blank"
-BLANK_DARK, BLANK_BRIGHT = 40.0, 215.0  # mean luma of a black / white frame (a blue sky is neither)
+BLANK_STD = 6.0  # a dark or bright frame whose Y, U and V std (0-255) are under this is uniform
+BLANK_DARK, BLANK_BRIGHT = 40.0, 215.0  # mean luma of a dark / bright frame
+FLAT_STD = 3.0  # a frame of any other colour is uniform under this (a colour card, not a pale sky)
+RAMP_STD = 12.0  # a fade's ramp reaches a picture with at least this luma std (real contrast)
 FADE_MAX_S = 3.0  # longest fade-out or fade-in we look for
 BLANK_SPLIT_S = 2.0  # a uniform run longer than this is a scene of its own
 FLASH_S = 0.25  # a picture that returns within this is a flash, not a cut
@@ -87,7 +93,8 @@ class Detector:
         self._events: list[Transition] = []  # gradual/fade events not yet final
         self._blank_start: int | None = None  # current uniform run
         self._out_start: int | None = None
-        self._pending_fade: tuple[int | None, int, int] | None = None  # (out_start, b0, b1)
+        self._pending_fade: tuple[int | None, int, int, bool] | None = None  # (out_start, b0, b1, long)
+        self._run_long = False  # the current uniform run is longer than BLANK_SPLIT_S
         self._seen_content = False
         self._before: np.ndarray | None = None  # the picture before the current fade-out
         self._last_final: Transition | None = None
@@ -119,9 +126,10 @@ class Detector:
         frames = det.astype(np.float32)
         lum = frames[:, 0]
         flat = lum.reshape(len(frames), -1)
-        means = flat.mean(axis=1)
-        stds = flat.std(axis=1)
-        blank = (stds < BLANK_STD) & ((means < BLANK_DARK) | (means > BLANK_BRIGHT))
+        means, stds = flat.mean(axis=1), flat.std(axis=1)
+        spread = np.maximum(stds, frames[:, 1:].reshape(len(frames), 2, -1).std(axis=2).max(axis=1))
+        extreme = (means < BLANK_DARK) | (means > BLANK_BRIGHT)
+        blank = (spread < FLAT_STD) | (extreme & (spread < BLANK_STD))
         for k in range(len(frames)):
             self._push_one(frames[k], float(pts[k]), float(stds[k]), bool(blank[k]))
         self.frontier = max(0, self.n - self.final_delay)
@@ -132,10 +140,12 @@ class Detector:
         end = self.n
         for c in range(max(1, end - self.cut_delay), end):
             self._decide_cut(c, end - 1)
-        if self._blank_start is not None:
-            pass  # the video ends on a uniform run: a fade-out at the end is no boundary
-        elif self._pending_fade is not None:
-            self._close_fade(end - 1, force=True)
+        if self.o.gradual:  # peaks in the last second, with the long-range differences there are
+            for g in range(max(2 * self.K, end - 2 * self.K), end - self.K):
+                self._decide_gradual(g, final=True)
+        if self._pending_fade is not None:
+            self._close_fade(end - 1)
+        # a video ending on a uniform run: only a long one was a boundary (when it became long)
         self.frontier = end + 1
         return self._finalize(end + 1)
 
@@ -151,7 +161,7 @@ class Detector:
         K = self.K
         if i >= 2 * K:
             self._E.append(self._dist(f, self._f(i - 2 * K)))  # E(i-K)
-        self._track_blank(i, std, blank)
+        self._track_blank(i, std, blank, s)
         c = i - self.cut_delay
         if c >= 1:
             self._decide_cut(c, i)
@@ -191,26 +201,40 @@ class Detector:
         return False
 
     # -- fades through a uniform picture ---------------------------------------------------
-    def _track_blank(self, i: int, std: float, blank: bool) -> None:
+    def _track_blank(self, i: int, std: float, blank: bool, s: float) -> None:
         if self._pending_fade is not None:
-            out_start, b0, b1 = self._pending_fade
+            b1 = self._pending_fade[2]
             # fade-in: contrast keeps rising; ends when it stops or after FADE_MAX_S
             prev = self._at(self._std, i - 1)
             if std <= prev + 0.2 or i - b1 > self.fade_max:
                 self._close_fade(i - 1)
+        if blank and self._blank_start is not None and s >= self.o.threshold / 2:
+            self._end_run(i)  # a cut from one uniform colour to another
         if blank:
             if self._blank_start is None:
                 self._blank_start = i
+                self._run_long = False
                 self._out_start = self._walk_back(i) if self._seen_content else None
                 if self._out_start is not None:
                     oldest = self.n - len(self._frames)
                     self._before = self._f(max(oldest, self._out_start - 1)).copy()
+            elif not self._run_long and self._at(self._pts, i) - self._at(self._pts, self._blank_start) > BLANK_SPLIT_S:
+                # long enough to be a scene of its own: the fade into it is a boundary now
+                self._run_long = True
+                b0, out_start = self._blank_start, self._out_start
+                if out_start is not None and out_start < b0 - 1:
+                    self._events.append(self._transition("fade", out_start, b0))
             return
         if self._blank_start is not None:
-            b0, b1 = self._blank_start, i - 1
-            self._blank_start = None
-            if self._pending_fade is None:
-                self._pending_fade = (self._out_start, b0, b1)
+            self._end_run(i)
+        self._seen_content = True
+
+    def _end_run(self, i: int) -> None:
+        """The uniform run ended before frame ``i``."""
+        assert self._blank_start is not None
+        if self._pending_fade is None:
+            self._pending_fade = (self._out_start, self._blank_start, i - 1, self._run_long)
+        self._blank_start = None
         self._seen_content = True
 
     def _walk_back(self, b0: int) -> int:
@@ -218,32 +242,58 @@ class Detector:
         j = b0
         lo = max(self.n - len(self._std), b0 - self.fade_max)
         while j - 1 >= lo and self._at(self._std, j - 1) > self._at(self._std, j) + 0.2:
+            if self._spike(j):
+                break  # a cut, not a fade: the ramp starts after it
             j -= 1
+        if j < b0 and self._at(self._std, j) < RAMP_STD:
+            return b0  # contrast barely fell (a low-contrast shot getting flatter): no fade-out
         return j
 
-    def _close_fade(self, in_end: int, force: bool = False) -> None:
+    def _spike(self, t: int) -> bool:
+        """Frame ``t`` is a cut (a jump well above its neighbours), not a step of a fast fade."""
+        s = self._at(self._s, t)
+        nb = [self._at(self._s, j) for j in (t - 1, t + 1) if self._has(self._s, j)]
+        return s >= self.o.threshold and s >= 2.0 * max(nb, default=0.0)
+
+    def _ramp_in_end(self, b1: int, in_end: int) -> int:
+        """Last frame of the fade-in after uniform frame ``b1`` (``b1`` itself when there is none)."""
+        for t in range(b1 + 1, in_end + 1):
+            if self._spike(t):
+                in_end = t - 1  # a cut ends the ramp
+                break
+        if in_end > b1 and self._at(self._std, in_end) < RAMP_STD:
+            return b1  # contrast barely rose: no fade-in
+        return in_end
+
+    def _close_fade(self, in_end: int) -> None:
         assert self._pending_fade is not None
-        out_start, b0, b1 = self._pending_fade
+        out_start, b0, b1, long_run = self._pending_fade
         self._pending_fade = None
-        if out_start is None or self._before is None:  # the video opens with a fade-in: no boundary
+        in_end = self._ramp_in_end(b1, in_end)
+        ramp_out = out_start is not None and out_start < b0 - 1
+        ramp_in = in_end > b1 + 1
+        if not ramp_out and not ramp_in:
+            return  # cut into and out of a uniform picture (or a flash): the cut detector decides
+        if long_run:  # a scene of its own: the fade into it was reported when it became long
+            if ramp_in:
+                self._events.append(self._transition("fade", b1, in_end))
             return
-        abrupt = out_start >= b0 - 1 and in_end <= b1 + 1
-        if self.o.mode == "adaptive" and abrupt and b1 - b0 < self.flash:
-            return  # a few white or black frames with no fade on either side: a flash
+        if out_start is None or self._before is None:
+            return  # the video opens with a short uniform run fading in: an opening fade
         after = self._f(min(in_end + 1, self.n - 1))
         if self._dist(self._before, after) < self.o.threshold / 2:
             return  # a dip to black and back into the same picture: not a new shot
-        long_run = (
-            (self._at(self._pts, b1) - self._at(self._pts, b0)) > BLANK_SPLIT_S if self._has(self._pts, b0) else True
-        )
-        if long_run:
-            self._events.append(self._transition("fade", out_start, b0))
-            self._events.append(self._transition("fade", b1, in_end))
-        else:
-            self._events.append(self._transition("fade", out_start, in_end))
+        held = self._at(self._pts, b1) - self._at(self._pts, b0) if self._has(self._pts, b0) else BLANK_SPLIT_S
+        if ramp_out != ramp_in and held >= self.o.min_scene_len:
+            # a fade on one side, a cut on the other, and the uniform picture held in between:
+            # the fade is one boundary, the cut (from the cut detector) another
+            first, last = (out_start, b0) if ramp_out else (b1, in_end)
+            self._events.append(self._transition("fade", first, last))
+            return
+        self._events.append(self._transition("fade", out_start, in_end))
 
     # -- dissolves and wipes -----------------------------------------------------------------
-    def _decide_gradual(self, g: int) -> None:
+    def _decide_gradual(self, g: int, final: bool = False) -> None:
         K = self.K
         e_idx = lambda t: t - K  # noqa: E731 - E(t) is stored at position t-K of the E stream
         n_e = self.n - 2 * K  # number of E values so far (E for t = K .. n-1-K)
@@ -252,13 +302,15 @@ class Detector:
         def E(t: int) -> float:
             return self._E[e_idx(t) - ring_lo]
 
-        if g <= self._gradual_until or e_idx(g - K) < ring_lo or e_idx(g + K) >= n_e:
+        # at the end of the stream (``final``) the peak test uses the differences that exist
+        last_t = min(g + K, n_e - 1 + K) if final else g + K
+        if g <= self._gradual_until or e_idx(g - K) < ring_lo or e_idx(last_t) >= n_e or last_t < g:
             return
         eg = E(g)
         o = self.o
         if eg < 0.8 * o.threshold:
             return
-        for t in range(g - K, g + K + 1):
+        for t in range(g - K, last_t + 1):
             v = E(t)
             if v > eg or (v == eg and t < g):
                 return
