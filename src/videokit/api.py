@@ -99,7 +99,9 @@ def run(
 
     Goes through the job ledger (``<library>/ledger.sqlite``): an input already done with the
     same settings is not processed again, and one a killed run left half-way resumes where it
-    stopped. ``workers`` (default ``[Concurrency] MaxWorkers``) inputs are processed at a time."""
+    stopped. ``workers`` (default ``[Concurrency] MaxWorkers``) inputs are processed at a time;
+    with more than one, worker processes are spawned, so a script must call this under
+    ``if __name__ == "__main__":``."""
     from videokit.batch import run_items
 
     validate(config)

@@ -1,0 +1,384 @@
+"""The job ledger: what happened to every input of every batch, in ``<library>/ledger.sqlite``.
+
+One row per input (its spec: URL or absolute path) with the overall status, the settings hash
+it was processed with, attempts, the last error and its kind (``transient`` is worth retrying:
+network, 5xx, timeouts; ``permanent`` is not: 404, not a video, corrupt), the record id, and
+the record as it stood after the last finished phase (so a killed run resumes there). One row
+per input and stage holds that stage's status and seconds.
+
+Job status: ``pending`` (known, not started or not yet sent to a broker), ``queued`` (sent to
+the broker), ``running``, ``done``, ``failed``. Every change is one SQLite transaction in WAL
+mode, so a SIGKILL at any moment leaves the previous or the next state, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from videokit.errors import StoreError
+from videokit.record import Record, utcnow
+
+if TYPE_CHECKING:
+    from videokit.config import Config
+    from videokit.inputs import InputItem
+
+LEDGER_NAME = "ledger.sqlite"
+STATUSES = ("pending", "queued", "running", "done", "failed")
+
+_SCHEMA = [
+    # (version, statements)
+    (
+        1,
+        [
+            """CREATE TABLE jobs (
+                spec TEXT PRIMARY KEY,
+                kind TEXT NOT NULL,
+                user_fields TEXT NOT NULL DEFAULT '{}',
+                via TEXT NOT NULL DEFAULT 'local',
+                status TEXT NOT NULL DEFAULT 'pending',
+                settings_hash TEXT,
+                stage TEXT,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                error TEXT,
+                error_kind TEXT,
+                error_stage TEXT,
+                record_id TEXT,
+                partial TEXT,
+                priority TEXT,
+                worker TEXT,
+                task_id TEXT,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            )""",
+            "CREATE INDEX jobs_status ON jobs(status)",
+            """CREATE TABLE job_stages (
+                spec TEXT NOT NULL REFERENCES jobs(spec) ON DELETE CASCADE,
+                stage TEXT NOT NULL,
+                status TEXT NOT NULL,
+                seconds REAL,
+                updated_at TEXT NOT NULL,
+                PRIMARY KEY (spec, stage)
+            )""",
+        ],
+    ),
+]
+
+
+@dataclass(slots=True)
+class Job:
+    """One input as the ledger knows it."""
+
+    spec: str
+    kind: str
+    user_fields: dict[str, str] = field(default_factory=dict)
+    via: str = "local"  # local | celery
+    status: str = "pending"
+    settings_hash: str | None = None
+    stage: str | None = None  # the stage running, or the one that failed
+    attempts: int = 0
+    error: str | None = None
+    error_kind: str | None = None  # transient | permanent
+    error_stage: str | None = None
+    record_id: str | None = None
+    partial: Record | None = None  # the record after the last finished phase
+    priority: str | None = None
+    worker: str | None = None
+    task_id: str | None = None  # the broker task that carries it (distributed mode)
+    updated_at: str | None = None
+    stages: dict[str, str] = field(default_factory=dict)  # stage -> done | failed
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def stage_results(record: Record) -> dict[str, tuple[str, float | None]]:
+    """Status and seconds of every stage that ran on ``record``."""
+    failed = {e.stage for e in record.errors}
+    out: dict[str, tuple[str, float | None]] = {}
+    for stage, seconds in record.timings.items():
+        out[stage] = ("failed" if stage in failed else "done", seconds)
+    for stage in failed - set(out):
+        out[stage] = ("failed", None)
+    return out
+
+
+class Ledger:
+    """The SQLite job ledger. Safe to share between threads; one writer at a time across processes."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        except (OSError, sqlite3.Error) as e:
+            raise StoreError(f"{self.path}: cannot open the job ledger: {e}; move it aside to start afresh") from None
+        self._lock = threading.RLock()
+        self._migrate()
+
+    @classmethod
+    def open(cls, config: Config) -> Ledger:
+        return cls(config.library / LEDGER_NAME)
+
+    def _migrate(self) -> None:
+        with self._write():
+            current = self._db.execute("PRAGMA user_version").fetchone()[0]
+            for version, statements in _SCHEMA:
+                if version > current:
+                    for sql in statements:
+                        self._db.execute(sql)
+                    self._db.execute(f"PRAGMA user_version = {version}")
+
+    def _write(self) -> _Tx:
+        return _Tx(self)
+
+    # -- writes ------------------------------------------------------------------------
+    def add(
+        self,
+        item: InputItem,
+        settings_hash: str,
+        *,
+        via: str = "local",
+        priority: str | None = None,
+        status: str = "pending",
+    ) -> Job:
+        """Record that ``item`` is to be processed with these settings. A job done or partly
+        done with other settings starts over; with the same settings its progress is kept."""
+        now = utcnow()
+        with self._write():
+            row = self._db.execute("SELECT settings_hash FROM jobs WHERE spec=?", (item.spec,)).fetchone()
+            if row is None:
+                self._db.execute(
+                    "INSERT INTO jobs (spec, kind, user_fields, via, status, settings_hash, priority, created_at, updated_at) "
+                    "VALUES (?,?,?,?,?,?,?,?,?)",
+                    (
+                        item.spec,
+                        item.kind,
+                        json.dumps(item.user_fields),
+                        via,
+                        status,
+                        settings_hash,
+                        priority,
+                        now,
+                        now,
+                    ),
+                )
+            else:
+                same = row["settings_hash"] == settings_hash
+                self._db.execute(
+                    "UPDATE jobs SET kind=?, user_fields=?, via=?, status=?, settings_hash=?, priority=?, "
+                    "error=NULL, error_kind=NULL, error_stage=NULL, stage=NULL, updated_at=?, "
+                    "partial=CASE WHEN ? THEN partial ELSE NULL END, "
+                    "attempts=CASE WHEN ? THEN attempts ELSE 0 END WHERE spec=?",
+                    (
+                        item.kind,
+                        json.dumps(item.user_fields),
+                        via,
+                        status,
+                        settings_hash,
+                        priority,
+                        now,
+                        same,
+                        same,
+                        item.spec,
+                    ),
+                )
+                if not same:
+                    self._db.execute("DELETE FROM job_stages WHERE spec=?", (item.spec,))
+        job = self.get(item.spec)
+        assert job is not None
+        return job
+
+    def start(self, spec: str, stage: str | None = None, worker: str | None = None) -> int:
+        """Mark ``spec`` running; returns its attempt number."""
+        with self._write():
+            self._db.execute(
+                "UPDATE jobs SET status='running', attempts=attempts+1, stage=?, worker=?, updated_at=? WHERE spec=?",
+                (stage, worker, utcnow(), spec),
+            )
+            row = self._db.execute("SELECT attempts FROM jobs WHERE spec=?", (spec,)).fetchone()
+        return int(row["attempts"]) if row else 0
+
+    def save_partial(self, spec: str, record: Record) -> None:
+        """Keep ``record`` as the point to resume from, with the status of the stages that ran."""
+        with self._write():
+            self._db.execute(
+                "UPDATE jobs SET partial=?, record_id=COALESCE(?, record_id), updated_at=? WHERE spec=?",
+                (record.to_json(), record.id, utcnow(), spec),
+            )
+            self._put_stages(spec, stage_results(record))
+
+    def finish(self, spec: str, record: Record) -> Job:
+        """The input is through the pipeline: done, or failed with its first error."""
+        err = next(iter(record.errors), None)
+        with self._write():
+            self._db.execute(
+                "UPDATE jobs SET status=?, record_id=COALESCE(?, record_id), partial=NULL, stage=?, error=?, "
+                "error_kind=?, error_stage=?, updated_at=? WHERE spec=?",
+                (
+                    "failed" if err else "done",
+                    record.id,
+                    err.stage if err else None,
+                    err.message if err else None,
+                    err.kind if err else None,
+                    err.stage if err else None,
+                    utcnow(),
+                    spec,
+                ),
+            )
+            self._put_stages(spec, stage_results(record))
+        job = self.get(spec)
+        assert job is not None
+        return job
+
+    def update(self, spec: str, **fields: Any) -> None:
+        """Set job columns (used when syncing from the broker); ``stages`` maps stage -> status."""
+        stages = fields.pop("stages", None)
+        allowed = {
+            "status",
+            "stage",
+            "attempts",
+            "error",
+            "error_kind",
+            "error_stage",
+            "record_id",
+            "worker",
+            "via",
+            "task_id",
+        }
+        bad = set(fields) - allowed
+        if bad:
+            raise ValueError(f"unknown job field(s): {', '.join(sorted(bad))}")
+        with self._write():
+            if fields:
+                sets = ", ".join(f"{k}=?" for k in fields)
+                self._db.execute(
+                    f"UPDATE jobs SET {sets}, updated_at=? WHERE spec=?", (*fields.values(), utcnow(), spec)
+                )
+            if stages:
+                self._put_stages(spec, {k: (v, None) for k, v in stages.items()})
+
+    def _put_stages(self, spec: str, results: dict[str, tuple[str, float | None]]) -> None:
+        now = utcnow()
+        self._db.executemany(
+            "INSERT INTO job_stages (spec, stage, status, seconds, updated_at) VALUES (?,?,?,?,?) "
+            "ON CONFLICT(spec, stage) DO UPDATE SET status=excluded.status, "
+            "seconds=COALESCE(excluded.seconds, job_stages.seconds), updated_at=excluded.updated_at",
+            [(spec, stage, status, seconds, now) for stage, (status, seconds) in results.items()],
+        )
+
+    # -- reads -------------------------------------------------------------------------
+    def get(self, spec: str) -> Job | None:
+        jobs = self._select("WHERE spec=?", (spec,))
+        return jobs[0] if jobs else None
+
+    def jobs(self, status: str | Iterable[str] | None = None, *, via: str | None = None) -> list[Job]:
+        where, args = [], []
+        if status is not None:
+            wanted = [status] if isinstance(status, str) else list(status)
+            where.append(f"status IN ({','.join('?' * len(wanted))})")
+            args += wanted
+        if via is not None:
+            where.append("via=?")
+            args.append(via)
+        return self._select(("WHERE " + " AND ".join(where)) if where else "", tuple(args))
+
+    def counts(self) -> dict[str, int]:
+        """Jobs by status."""
+        with self._lock:
+            rows = self._db.execute("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status").fetchall()
+        return {r["status"]: r["n"] for r in rows}
+
+    def stage_counts(self) -> dict[str, dict[str, int]]:
+        """stage -> status -> number of inputs."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT stage, status, COUNT(*) AS n FROM job_stages GROUP BY stage, status"
+            ).fetchall()
+        out: dict[str, dict[str, int]] = {}
+        for r in rows:
+            out.setdefault(r["stage"], {})[r["status"]] = r["n"]
+        return out
+
+    def _select(self, where: str, args: tuple) -> list[Job]:
+        with self._lock:
+            rows = self._db.execute(f"SELECT * FROM jobs {where} ORDER BY created_at, rowid", args).fetchall()
+            specs = [r["spec"] for r in rows]
+            stage_rows: list[sqlite3.Row] = []
+            for i in range(0, len(specs), 500):
+                chunk = specs[i : i + 500]
+                stage_rows += self._db.execute(
+                    f"SELECT spec, stage, status, seconds FROM job_stages WHERE spec IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                ).fetchall()
+        stages: dict[str, dict[str, str]] = {}
+        timings: dict[str, dict[str, float]] = {}
+        for s in stage_rows:
+            stages.setdefault(s["spec"], {})[s["stage"]] = s["status"]
+            if s["seconds"] is not None:
+                timings.setdefault(s["spec"], {})[s["stage"]] = s["seconds"]
+        return [
+            Job(
+                spec=r["spec"],
+                kind=r["kind"],
+                user_fields=json.loads(r["user_fields"] or "{}"),
+                via=r["via"],
+                status=r["status"],
+                settings_hash=r["settings_hash"],
+                stage=r["stage"],
+                attempts=r["attempts"],
+                error=r["error"],
+                error_kind=r["error_kind"],
+                error_stage=r["error_stage"],
+                record_id=r["record_id"],
+                partial=Record.from_json(r["partial"]) if r["partial"] else None,
+                priority=r["priority"],
+                worker=r["worker"],
+                task_id=r["task_id"],
+                updated_at=r["updated_at"],
+                stages=stages.get(r["spec"], {}),
+                timings=timings.get(r["spec"], {}),
+            )
+            for r in rows
+        ]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _Tx:
+    """``BEGIN IMMEDIATE`` … ``COMMIT`` under the ledger's lock; rolls back on any error."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+
+    def __enter__(self) -> None:
+        self.ledger._lock.acquire()
+        try:
+            self.ledger._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as e:
+            self.ledger._lock.release()
+            raise StoreError(f"{self.ledger.path}: job ledger is locked or broken: {e}") from None
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        try:
+            if exc_type is None:
+                self.ledger._db.execute("COMMIT")
+            else:
+                self.ledger._db.execute("ROLLBACK")
+        finally:
+            self.ledger._lock.release()
