@@ -79,11 +79,15 @@ def _concat_graph(
     parts = []
     lengths = []
     for i, (name, start, duration) in enumerate(shots):
+        frames = round(duration * FPS)
+        # the second trim makes the length exact: when an input feeds several shots, ``fps``
+        # repeats a shot's last frame up to where the shared input's other branches are
+        # (issue-134-rotate's 0-3.7 s shot came out 7.5 s, leaving 5 s of black in gradual_b)
         parts.append(
             f"[{inputs[name]}:v]trim=start={start}:duration={duration},setpts=PTS-STARTPTS,"
-            f"fps={FPS},scale={SIZE},setsar=1,format=yuv420p,settb=1/{FPS}[s{i}]"
+            f"fps={FPS},trim=end_frame={frames},scale={SIZE},setsar=1,format=yuv420p,settb=1/{FPS}[s{i}]"
         )
-        lengths.append(round(duration * FPS) / FPS)
+        lengths.append(frames / FPS)
     truths: list[Truth] = []
     current, total = "s0", lengths[0]
     for i, (kind, how, dur) in enumerate(transitions, start=1):

@@ -4,8 +4,10 @@
   exact presentation time from ``showinfo`` (so variable frame rate, rotation and non-zero
   start times come out right: times are relative to the container start, as ``ffmpeg -ss``
   and players count them);
-* the picture stream: every ``big_every``-th frame at thumbnail/analysis size (RGB), used for
-  thumbnails, the contact sheet and the sampled analysis frames.
+* the picture stream: every ``picture_every``-th frame at thumbnail/analysis size, used for
+  thumbnails, the contact sheet and the sampled analysis frames. It stays YUV 4:2:0 (half the
+  bytes of RGB, and no colour conversion in ffmpeg for pictures nobody keeps); a
+  :class:`Picture` becomes RGB only when it is written.
 
 Nothing here keeps more than a bounded number of frames. Decoder error lines are counted
 (corrupt packets do not stop the decode) and a watchdog bounds the run: a total time
@@ -14,6 +16,8 @@ proportional to the duration and a stall limit when no frame arrives.
 
 from __future__ import annotations
 
+import fcntl
+import io
 import json
 import logging
 import os
@@ -29,12 +33,14 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from videokit.errors import InputError, TransientError
 
 log = logging.getLogger(__name__)
 
 BATCH = 32  # detection frames read per pipe read
+PIPE_BYTES = 1 << 20  # pipe buffer asked for (Linux's default pipe-max-size)
 STALL_SECONDS = 60.0  # no frame for this long: the decoder is stuck
 _PTS = re.compile(r"\bn:\s*(\d+)\s+pts:\s*(-?\d+|NOPTS)\s+pts_time:(\S+)")
 _LEVEL = re.compile(r"\[(fatal|error|warning)\]")
@@ -129,6 +135,35 @@ def scaled_size(width: int, height: int, target_width: int) -> tuple[int, int]:
     return w, h
 
 
+# BT.601 limited range (what ffmpeg's RGB conversion uses by default) to the full range that
+# PIL's YCbCr mode (JPEG's) expects
+_Y_LUT = [min(255, max(0, round((v - 16) * 255 / 219))) for v in range(256)]
+_C_LUT = [min(255, max(0, round((v - 128) * 255 / 224 + 128))) for v in range(256)]
+
+
+@dataclass(frozen=True, slots=True)
+class Picture:
+    """One frame of the picture stream: planar YUV 4:2:0, ``width`` x ``height`` (even)."""
+
+    yuv: np.ndarray  # flat uint8, width*height*3/2
+    width: int
+    height: int
+
+    def image(self) -> Image.Image:
+        """The picture as an RGB PIL image."""
+        w, h = self.width, self.height
+        n, q = w * h, (w // 2) * (h // 2)
+        buf = self.yuv
+        y = Image.frombuffer("L", (w, h), buf[:n], "raw", "L", 0, 1).point(_Y_LUT)
+        u, v = (
+            Image.frombuffer("L", (w // 2, h // 2), buf[n + k * q : n + (k + 1) * q], "raw", "L", 0, 1)
+            .resize((w, h), Image.Resampling.BILINEAR)
+            .point(_C_LUT)
+            for k in (0, 1)
+        )
+        return Image.merge("YCbCr", (y, u, v)).convert("RGB")
+
+
 @dataclass(slots=True)
 class Batch:
     """Consecutive detection frames: ``det`` is (n, 3, h, w) uint8 Y/U/V planes."""
@@ -136,8 +171,8 @@ class Batch:
     first: int  # index of det[0] in decode order
     det: np.ndarray
     pts: np.ndarray  # seconds, float64, one per frame
-    # (frame index, seconds, HxWx3 RGB); a picture may come a batch later than its frame
-    pictures: list[tuple[int, float, np.ndarray]] = field(default_factory=list)
+    # (frame index, seconds, picture); a picture may come a batch later than its frame
+    pictures: list[tuple[int, float, Picture]] = field(default_factory=list)
 
 
 class Decoder:
@@ -163,13 +198,13 @@ class Decoder:
         self.error_samples: list[str] = []
         self.frames = 0
         self._pts: queue.Queue[float | None] = queue.Queue()
-        self._pictures: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=BATCH + 8)
+        self._pictures: queue.Queue[Picture | None] = queue.Queue(maxsize=BATCH + 8)
         self._last_progress = time.monotonic()
         self._killed: str | None = None
         self._tail: list[str] = []
         self._last_pts: float | None = None
         self._pic_next = 0  # frame index of the next picture off the pipe
-        self._pic_waiting: deque[np.ndarray] = deque()  # pictures whose detection frame is not read yet
+        self._pic_waiting: deque[Picture] = deque()  # pictures whose detection frame is not read yet
         self._recent: deque[tuple[int, np.ndarray]] = deque(maxlen=16)  # (first, pts) of recent batches
 
     def command(self, picture_fd: int | None) -> list[str]:
@@ -182,7 +217,7 @@ class Decoder:
             k = self.picture_every
             graph = (
                 f"[0:v:0]split=2[a][b];[a]{det}[d];"
-                f"[b]select='not(mod(n\\,{k}))',scale={pw}:{ph}:flags=bicubic,format=rgb24[p]"
+                f"[b]select='not(mod(n\\,{k}))',scale={pw}:{ph}:flags=bilinear,format=yuv420p[p]"
             )
             cmd += ["-filter_complex", graph, "-map", "[d]", "-fps_mode", "passthrough", "-f", "rawvideo", "pipe:1"]
             cmd += ["-map", "[p]", "-fps_mode", "passthrough", "-f", "rawvideo", f"pipe:{picture_fd}"]
@@ -197,6 +232,7 @@ class Decoder:
         rfd = wfd = None
         if want_pictures:
             rfd, wfd = os.pipe()
+            _grow_pipe(wfd)
         try:
             proc = subprocess.Popen(
                 self.command(wfd),
@@ -211,6 +247,8 @@ class Decoder:
         finally:
             if wfd is not None:
                 os.close(wfd)
+        assert proc.stdout is not None
+        _grow_pipe(proc.stdout.fileno())
         threads = [threading.Thread(target=self._read_stderr, args=(proc,), daemon=True)]
         if rfd is not None:
             threads.append(threading.Thread(target=self._read_pictures, args=(rfd,), daemon=True))
@@ -277,7 +315,7 @@ class Decoder:
             if end:
                 return
 
-    def _collect_pictures(self, final: bool) -> list[tuple[int, float, np.ndarray]]:
+    def _collect_pictures(self, final: bool) -> list[tuple[int, float, Picture]]:
         """Take the pictures ffmpeg has written (all of them when ``final``) without waiting for
         ones not written yet: ffmpeg may write a picture after later detection frames, and
         waiting for it while it waits for us to read those frames would deadlock."""
@@ -322,7 +360,9 @@ class Decoder:
 
     def _read_stderr(self, proc: subprocess.Popen) -> None:
         assert proc.stderr is not None
-        for raw in proc.stderr:
+        # buffered: the pipe is unbuffered (bufsize=0) and a line iterator over it reads one
+        # byte per system call (~300 per frame with showinfo)
+        for raw in io.BufferedReader(proc.stderr, 1 << 16):
             line = raw.decode("utf-8", "replace").rstrip()
             if "pts_time:" in line and "showinfo" in line:
                 m = _PTS.search(line)
@@ -345,13 +385,13 @@ class Decoder:
     def _read_pictures(self, fd: int) -> None:
         assert self.picture_size is not None
         pw, ph = self.picture_size
-        size = pw * ph * 3
+        size = pw * ph * 3 // 2
         with os.fdopen(fd, "rb", buffering=0) as fh:
             while True:
                 buf = _read_exact(fh, size)
                 if len(buf) < size:
                     break
-                self._pictures.put(np.frombuffer(buf, np.uint8).reshape(ph, pw, 3))
+                self._pictures.put(Picture(np.frombuffer(buf, np.uint8), pw, ph))
         self._pictures_closed = True
         try:
             self._pictures.put_nowait(None)
@@ -370,6 +410,15 @@ class Decoder:
             if self._killed:
                 proc.kill()
                 return
+
+
+def _grow_pipe(fd: int) -> None:
+    """Let ffmpeg run ahead of us by ~150 detection frames: with the default 64 KiB it blocks
+    on the pipe (and the decode stalls) whenever we spend a moment on a batch."""
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    except (AttributeError, OSError):  # not Linux, or above the system's pipe-max-size
+        pass
 
 
 def _read_exact(fh, size: int) -> bytes:  # noqa: ANN001 - a raw pipe

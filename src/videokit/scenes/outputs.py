@@ -3,7 +3,8 @@ frames chosen by a scene-aware sampling policy.
 
 Memory stays bounded: the open scene keeps at most ``RESERVOIR`` pictures (thinned evenly as
 it grows), pictures newer than the detector's final frontier wait in a short buffer, and a
-closed scene's pictures go straight to disk.
+closed scene's pictures go straight to disk. The folder is private until the caller swaps it in
+as a whole, so files are written in place; a picture is converted to RGB only when written.
 
 Sampling policy (``FrameBudget`` = B): every scene gets one frame (its middle) while there are
 at most B scenes, and the rest of the budget goes to long scenes in proportion to their length;
@@ -18,10 +19,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from PIL import Image, ImageDraw
 
 from videokit.record import Frame
+from videokit.scenes.decode import Picture
 
 RESERVOIR = 32  # pictures kept for the open scene
 SHEET_MAX = 120  # most tiles on a contact sheet (evenly chosen when there are more scenes)
@@ -32,7 +33,7 @@ SHEET_COLUMNS = 6
 class _OpenScene:
     first: int  # first frame index
     clean_from: int  # first frame after the opening transition
-    pictures: list[tuple[int, float, np.ndarray]] = field(default_factory=list)
+    pictures: list[tuple[int, float, Picture]] = field(default_factory=list)
     stride: int = 1
     seen: int = 0
 
@@ -67,19 +68,20 @@ class PictureSink:
         self.frame_width = frame_width
         self.budget = budget
         self.duration = duration
-        self._buffer: list[tuple[int, float, np.ndarray]] = []
+        self._buffer: list[tuple[int, float, Picture]] = []
         self._open = _OpenScene(0, 0)
         self.closed: list[ClosedScene] = []
+        self._usable = 0  # closed scenes with analysis frame candidates
 
     # -- streaming -----------------------------------------------------------------------
-    def add(self, index: int, t: float, picture: np.ndarray) -> None:
+    def add(self, index: int, t: float, picture: Picture) -> None:
         self._buffer.append((index, t, picture))
 
     def advance(self, frontier: int, boundaries: list[tuple[int, int, float]]) -> None:
         """Everything before frame ``frontier`` is final; ``boundaries`` are new
         (first, last, start) of transitions, in order, all before the frontier."""
         pending = list(boundaries)
-        keep: list[tuple[int, float, np.ndarray]] = []
+        keep: list[tuple[int, float, Picture]] = []
         for item in self._buffer:
             if item[0] >= frontier:
                 keep.append(item)
@@ -95,7 +97,7 @@ class PictureSink:
         self.advance(1 << 62, [])
         self._close(None, None, end_time)
 
-    def _take(self, item: tuple[int, float, np.ndarray]) -> None:
+    def _take(self, item: tuple[int, float, Picture]) -> None:
         sc = self._open
         if sc.seen % sc.stride == 0:
             sc.pictures.append(item)
@@ -114,13 +116,31 @@ class PictureSink:
             mid = clean[len(clean) // 2]
             thumb = self.folder / f"scene-{idx + 1:04d}.{self.ext}"
             _save(mid[2], self.thumb_width, thumb, self.pil_format)
-            for k, (_, t, pic) in enumerate(_evenly(clean, self._cap(clean))):
+            picks = _evenly(clean, self._cap(clean))
+            if self._usable >= self.budget:  # one frame per scene at most from now on: its middle one
+                picks = _evenly(picks, 1)
+            for k, (_, t, pic) in enumerate(picks):
                 path = self.folder / f".candidate-{idx + 1:04d}-{k:03d}.jpg"
                 _save(pic, self.frame_width, path, "JPEG")
                 cands.append((t, path))
         self.closed.append(ClosedScene(idx, sc.first, thumb, cands))
+        if cands:
+            self._usable += 1
+            if self._usable == self.budget:
+                self._thin_candidates()
         if first is not None:
             self._open = _OpenScene(first, (last or first) + 1)
+
+    def _thin_candidates(self) -> None:
+        """With ``budget`` scenes holding candidates, the policy gives no scene more than one
+        frame (its middle candidate): delete the others now rather than at the end."""
+        for sc in self.closed:
+            if len(sc.candidates) > 1:
+                (keep,) = _evenly_idx(len(sc.candidates), 1)
+                for k, (_, path) in enumerate(sc.candidates):
+                    if k != keep:
+                        path.unlink(missing_ok=True)
+                sc.candidates = [sc.candidates[keep]]
 
     def _cap(self, clean: list) -> int:
         """Candidates worth keeping for one scene: its fair share of the budget, plus one."""
@@ -166,7 +186,7 @@ class PictureSink:
             with Image.open(tile) as im:
                 sheet.paste(im.convert("RGB").resize((tw, th)), (x, y))
             draw.text((x + 2, y + th + 2), label, fill=(235, 235, 235))
-        _atomic_save(sheet, path, self.pil_format)
+        sheet.save(path, format=self.pil_format, quality=85)
         return path
 
 
@@ -208,14 +228,8 @@ def _evenly(items: list, k: int) -> list:
     return [items[i] for i in _evenly_idx(len(items), k)]
 
 
-def _save(picture: np.ndarray, width: int, path: Path, fmt: str) -> None:
-    im = Image.fromarray(picture)
+def _save(picture: Picture, width: int, path: Path, fmt: str) -> None:
+    im = picture.image()
     if im.width != width:
         im = im.resize((width, max(2, round(im.height * width / im.width))), Image.Resampling.BILINEAR)
-    _atomic_save(im, path, fmt)
-
-
-def _atomic_save(im: Image.Image, path: Path, fmt: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    im.save(tmp, format=fmt, quality=85)
-    os.replace(tmp, path)
+    im.save(path, format=fmt, quality=85)
