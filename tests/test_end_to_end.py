@@ -187,7 +187,7 @@ def test_csv_without_url_column_is_usage_error(tmp_path: Path) -> None:
     assert "no 'url' column" in err and "list.csv" in err
 
 
-def test_probe_command(clips, shared_media_or_none=None) -> None:
+def test_probe_command(clips) -> None:
     code, out, _ = vk(Path("lib"), "probe", str(clips["direct"]))
     assert code == 0
     info = json.loads(out)
