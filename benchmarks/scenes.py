@@ -7,6 +7,8 @@ kept (the machine is shared):
 
 * ``decode``: bare video-only decode, ``ffmpeg -v error -an -i FILE -f null -`` (the floor);
 * ``detect``: videokit's detector alone (``detect_scenes(path)``, one ffmpeg pass at 64 px);
+* ``fast``: the detector in ``fast`` mode (``SceneOptions(fast=True)``: H.264/HEVC decoded without
+  the deblocking filter; other codecs as in ``detect``);
 * ``full``: videokit's whole single pass (scenes + thumbnails + sampled frames + contact sheet);
 * ``psd``: PySceneDetect ``detect-content`` with defaults, the whole ``scenedetect`` command.
 
@@ -51,7 +53,7 @@ HARD_CUT_FILES = [
     "video_with_failing_audio.mp4",
 ]
 HEIGHTS = (360, 720, 1080)
-METHODS = ("decode", "detect", "full", "psd")
+METHODS = ("decode", "detect", "fast", "full", "psd")
 Spans = list[tuple[float, float]]
 
 
@@ -133,6 +135,11 @@ def run_detect(path: Path, _: Path) -> Spans:
     return [(s.boundary.start, s.boundary.end) for s in info.scenes if s.boundary]
 
 
+def run_fast(path: Path, _: Path) -> Spans:
+    info = detect_scenes(path, SceneOptions(fast=True))
+    return [(s.boundary.start, s.boundary.end) for s in info.scenes if s.boundary]
+
+
 def run_full(path: Path, work: Path) -> Spans:
     out = work / "full"
     info = detect_scenes(path, SceneOptions(), out_dir=out)
@@ -155,6 +162,7 @@ def run_psd(path: Path, work: Path) -> Spans:
 RUNNERS: dict[str, Callable[[Path, Path], Spans | None]] = {
     "decode": run_decode,
     "detect": run_detect,
+    "fast": run_fast,
     "full": run_full,
     "psd": run_psd,
 }

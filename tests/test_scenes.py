@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image
@@ -247,3 +248,27 @@ def test_whole_pass_on_a_rotated_portrait_video(shared_media: Path, tmp_path: Pa
         with Image.open(s.thumbnail) as im:
             assert im.size[0] == 320 and im.size[1] > im.size[0]  # portrait, as displayed
     assert info.frames and all(Path(f.path).is_file() for f in info.frames)
+
+
+def test_fast_mode_same_cuts_and_really_skips_deblocking(shared_media: Path, tmp_path: Path) -> None:
+    """``fast`` decodes without H.264's deblocking filter: the pictures change (a little), the
+    boundaries on the shared hard-cut files do not."""
+    name = "chaplin.mp4"
+    exact = detect_scenes(shared_media / name, out_dir=tmp_path / "exact")
+    fast = detect_scenes(shared_media / name, SceneOptions(fast=True), out_dir=tmp_path / "fast")
+    assert [s.start_frame for s in fast.scenes] == [s.start_frame for s in exact.scenes]
+    with Image.open(exact.scenes[0].thumbnail) as a, Image.open(fast.scenes[0].thumbnail) as b:
+        diff = np.abs(np.asarray(a, np.int16) - np.asarray(b, np.int16))
+    assert 0 < diff.mean() < 4  # deblocking skipped, picture still the same shot
+    for name in ("composite_hardcuts.mp4", "issue-134-rotate.mp4", "goldeneye-vfr-drop3.mp4"):
+        gt = json.loads((shared_media / name).with_suffix(".gt.json").read_text())
+        info = detect_scenes(shared_media / name, SceneOptions(fast=True))
+        found = [(s.boundary.start, s.boundary.end) for s in info.scenes if s.boundary]
+        got = score(found, [(t, t) for t in gt["cut_times_s"]], gt["fps"])
+        assert got.fp == 0 and got.fn == 0, (name, found)
+
+
+def test_cli_fast_flag(cuts_video: Path) -> None:
+    res = CliRunner().invoke(main, ["scenes", str(cuts_video), "--json", "--fast"])
+    assert res.exit_code == 0, res.output
+    assert [s["start"] for s in json.loads(res.output)["scenes"]] == [0.0, 1.0, 2.0]

@@ -135,6 +135,9 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "ThumbnailFormat": Option("jpeg", _choice("jpeg", "webp"), "jpeg or webp."),
         "FrameBudget": Option("16", _positive_int, "Most analysis frames sampled per video."),
         "FrameWidth": Option("448", _positive_int, "Width of sampled analysis frames."),
+        "Fast": Option(
+            "false", _bool, "Skip the H.264/HEVC deblocking filter while decoding: faster, slightly less exact."
+        ),
     },
     "Rules": {
         "CustomTagRules": Option("", str, "Path to custom_tags.json."),

@@ -39,6 +39,7 @@ class SceneOptions:
     thumbnail_format: str = "jpeg"
     frame_budget: int = 16
     frame_width: int = 448
+    fast: bool = False  # skip the decoder's deblocking filter (H.264/HEVC): faster, slightly less exact
 
     @classmethod
     def from_config(cls, cfg: Config) -> SceneOptions:
@@ -52,6 +53,7 @@ class SceneOptions:
             thumbnail_format=g("ThumbnailFormat"),
             frame_budget=int(g("FrameBudget")),
             frame_width=int(g("FrameWidth")),
+            fast=bool(g("Fast")),
         )
 
     @property
@@ -85,6 +87,7 @@ def detect_scenes(
         picture_width=max(o.thumbnail_width, o.frame_width) if out_dir else None,
         picture_every=every,
         timeout=timeout,
+        fast=o.fast,
     )
     detector = Detector(info.fps, o.detect)
     tmp = out_dir.with_name(f".{out_dir.name}.tmp-{uuid.uuid4().hex[:8]}") if out_dir else None
