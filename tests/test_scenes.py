@@ -272,3 +272,44 @@ def test_cli_fast_flag(cuts_video: Path) -> None:
     res = CliRunner().invoke(main, ["scenes", str(cuts_video), "--json", "--fast"])
     assert res.exit_code == 0, res.output
     assert [s["start"] for s in json.loads(res.output)["scenes"]] == [0.0, 1.0, 2.0]
+
+
+@pytest.mark.parametrize("rotate", [0, 90])
+def test_pipeline_media_facts_give_the_same_geometry_as_probing(tmp_path: Path, rotate: int) -> None:
+    """An anamorphic (SAR 4:3), optionally rotated clip: the facts the pipeline's probe already
+    has (``record.media``) give the decode the same display size, rate and codec as probing."""
+    from videokit.probe import media_info
+    from videokit.scenes.decode import probe, probe_from_media
+
+    plain = tmp_path / "anamorphic.mp4"
+    clip = tmp_path / f"anamorphic{rotate}.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=240x180:rate=30000/1001:duration=1", "-vf", "setsar=4/3",
+           "-c:v", "libx264", "-preset", "ultrafast", str(plain))  # fmt: skip
+    ffmpeg("-i", str(plain), "-c", "copy", "-metadata:s:v:0", f"rotate={rotate}", str(clip))
+    own = probe(clip)
+    given = probe_from_media(media_info(clip))
+    assert given == own
+    assert (own.width, own.height) == ((180, 320) if rotate else (320, 180))
+
+
+def test_stage_uses_the_pipeline_probe_instead_of_probing_again(
+    cuts_video: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from videokit.probe import media_info
+
+    cfg = load_config(env={}, overrides={("Library", "Location"): str(tmp_path / "lib")})
+    ctx = Context(cfg)
+    alone = detect_scenes(cuts_video)
+
+    def no_probe(path: Path) -> None:
+        raise AssertionError("probed again")
+
+    monkeypatch.setattr("videokit.scenes.probe", no_probe)
+    rec = Record(id="m1", file=FileInfo(str(cuts_video), "cuts.mp4", 1, "x"), media=media_info(cuts_video))
+    stage = ScenesStage()
+    stage.setup(ctx)
+    stage.process(rec, ctx)
+    assert rec.scenes is not None
+    assert [(s.start, s.end) for s in rec.scenes.scenes] == [(s.start, s.end) for s in alone.scenes]
+    with pytest.raises(AssertionError, match="probed again"):  # without media facts it probes
+        detect_scenes(cuts_video)

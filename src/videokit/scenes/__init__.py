@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from videokit.errors import InputError
-from videokit.record import Boundary, Scene, SceneInfo
-from videokit.scenes.decode import Decoder, VideoProbe, probe
+from videokit.record import Boundary, MediaInfo, Scene, SceneInfo
+from videokit.scenes.decode import Decoder, VideoProbe, probe, probe_from_media
 from videokit.scenes.detect import DetectOptions, Detector, Transition
 from videokit.scenes.outputs import PictureSink
 
@@ -67,15 +67,18 @@ def detect_scenes(
     *,
     out_dir: Path | None = None,
     relpath: Callable[[Path], str] = str,
+    media: MediaInfo | None = None,
 ) -> SceneInfo:
     """Decode ``path`` once and return its scenes. With ``out_dir``, also write one thumbnail
     per scene, ``contact-sheet.<ext>`` and the sampled analysis frames there (the folder is
-    replaced as a whole, never half-written); paths on the result go through ``relpath``."""
+    replaced as a whole, never half-written); paths on the result go through ``relpath``. ``media``: the file's ffprobe facts when the
+    caller has them (the pipeline's ``record.media``); the decode then starts without probing
+    again (it probes itself when ``media`` lacks size or codec)."""
     path = Path(path)
     o = options or SceneOptions()
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    info = probe(path)
+    info = probe_from_media(media) or probe(path)
     fps = info.fps or 25.0
     min_frames = max(1, int(o.min_scene_len * fps))
     every = max(1, min(round(fps / PICTURE_RATE), (min_frames + 1) // 2))

@@ -36,6 +36,7 @@ import numpy as np
 from PIL import Image
 
 from videokit.errors import InputError, TransientError
+from videokit.record import MediaInfo
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,6 @@ BATCH = 32  # detection frames read per pipe read
 PIPE_BYTES = 1 << 20  # pipe buffer asked for (Linux's default pipe-max-size)
 STALL_SECONDS = 60.0  # no frame for this long: the decoder is stuck
 FAST_CODECS = frozenset({"h264", "hevc"})  # where ``fast`` skips the deblocking filter
-_PTS = re.compile(r"\bn:\s*(\d+)\s+pts:\s*(-?\d+|NOPTS)\s+pts_time:(\S+)")
 _LEVEL = re.compile(r"\[(fatal|error|warning)\]")
 
 
@@ -99,8 +99,29 @@ def probe(path: Path) -> VideoProbe:
     if rotation % 180 == 90:
         w, h = h, w
     fps = _ratio(s.get("avg_frame_rate")) or _ratio(s.get("r_frame_rate"))
-    duration = _float(s.get("duration")) or _float((data.get("format") or {}).get("duration"))
+    # the container duration first, as the pipeline's probe (MediaInfo) takes it
+    duration = _float((data.get("format") or {}).get("duration")) or _float(s.get("duration"))
     return VideoProbe(w, h, fps if fps and 0 < fps < 1000 else None, duration, rotation, s.get("codec_name"))
+
+
+def probe_from_media(media: MediaInfo | None) -> VideoProbe | None:
+    """The decode's facts from the pipeline's earlier ffprobe run (``record.media``), so the
+    decode starts without a second ffprobe; None when a fact the decode needs is missing.
+
+    ``MediaInfo`` already swaps width/height (and the aspect ratio) for rotation but keeps the
+    coded width; the display width comes back from its display aspect ratio, as :func:`probe`
+    gets it from the sample aspect ratio."""
+    if media is None or not media.width or not media.height or not media.video_codec:
+        return None
+    w, h = media.width, media.height
+    dar = _ratio(media.display_aspect_ratio)
+    if dar:
+        if media.rotation % 180 == 90:
+            h = max(2, round(w / dar))
+        else:
+            w = max(2, round(h * dar))
+    fps = _ratio(media.fps_rational) or media.fps
+    return VideoProbe(w, h, fps if fps and 0 < fps < 1000 else None, media.duration, media.rotation, media.video_codec)
 
 
 def _ratio(v: object) -> float | None:
@@ -301,15 +322,17 @@ class Decoder:
         stdout = proc.stdout
         assert stdout is not None
         while True:
-            buf = _read_exact(stdout, frame_bytes * BATCH)
-            n = len(buf) // frame_bytes
+            # a fresh array each batch (the detector keeps frames), filled straight from the pipe
+            arr = np.empty(frame_bytes * BATCH, np.uint8)
+            got = _read_into(stdout, memoryview(arr))
+            n = got // frame_bytes
             if n == 0:
                 last = self._collect_pictures(final=True) if self.picture_size else []
                 if last:
                     yield Batch(self.frames, np.empty((0, 3, dh, dw), np.uint8), np.empty(0), last)
                 return
             self._last_progress = time.monotonic()
-            det = np.frombuffer(buf, np.uint8, count=n * frame_bytes).reshape(n, 3, dh, dw)
+            det = arr[: n * frame_bytes].reshape(n, 3, dh, dw)
             first = self.frames
             pts = np.empty(n, np.float64)
             for i in range(n):
@@ -319,7 +342,7 @@ class Decoder:
             pts = _fill_pts(pts, self.info.fps, self._last_pts)
             self._last_pts = float(pts[-1])
             self._recent.append((first, pts))
-            end = len(buf) < frame_bytes * BATCH
+            end = got < frame_bytes * BATCH
             pictures = self._collect_pictures(final=end) if self.picture_size else []
             yield Batch(first, det, pts, pictures)
             if end:
@@ -373,15 +396,19 @@ class Decoder:
         # buffered: the pipe is unbuffered (bufsize=0) and a line iterator over it reads one
         # byte per system call (~300 per frame with showinfo)
         for raw in io.BufferedReader(proc.stderr, 1 << 16):
-            line = raw.decode("utf-8", "replace").rstrip()
-            if "pts_time:" in line and "showinfo" in line:
-                m = _PTS.search(line)
-                if m:
-                    try:
-                        self._pts.put(float(m.group(3)))
-                    except ValueError:
-                        self._pts.put(None)  # NOPTS: filled in from the frame rate
+            # two showinfo lines per frame: take the time from the first, skip the second
+            # without decoding or a regex (this thread competes with ffmpeg for the CPU)
+            at = raw.find(b" pts_time:")
+            if at >= 0 and b"showinfo" in raw:
+                end = raw.find(b" ", at + 10)
+                try:
+                    self._pts.put(float(raw[at + 10 : end if end > 0 else None]))
+                except ValueError:
+                    self._pts.put(None)  # NOPTS: filled in from the frame rate
                 continue
+            if b"] [info] " in raw:
+                continue
+            line = raw.decode("utf-8", "replace").rstrip()
             lvl = _LEVEL.search(line)
             if lvl:
                 self._tail = (self._tail + [line.split("] ", 2)[-1].strip()])[-5:]
@@ -441,6 +468,17 @@ def _read_exact(fh, size: int) -> bytes:  # noqa: ANN001 - a raw pipe
         chunks.append(b)
         remaining -= len(b)
     return b"".join(chunks)
+
+
+def _read_into(fh, view: memoryview) -> int:  # noqa: ANN001 - a raw pipe
+    """Fill ``view`` from the pipe; fewer bytes only at the end of the stream."""
+    done = 0
+    while done < len(view):
+        k = fh.readinto(view[done:])
+        if not k:
+            break
+        done += k
+    return done
 
 
 def _fill_pts(pts: np.ndarray, fps: float | None, previous: float | None) -> np.ndarray:

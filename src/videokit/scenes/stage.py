@@ -31,7 +31,9 @@ class ScenesStage(Stage):
             self.setup(ctx)
         out_dir = ctx.config.processed_dir / (record.id or Path(record.file.path).stem)
         out_dir.parent.mkdir(parents=True, exist_ok=True)
-        info = detect_scenes(ctx.abspath(record.file.path), self.options, out_dir=out_dir, relpath=ctx.relpath)
+        info = detect_scenes(
+            ctx.abspath(record.file.path), self.options, out_dir=out_dir, relpath=ctx.relpath, media=record.media
+        )
         if info.decode_errors:
             log.warning(
                 "%s: %d decoder errors (damaged packets); scenes may be incomplete",
