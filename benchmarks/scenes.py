@@ -16,7 +16,7 @@ kept (the machine is shared):
   also with the probe stage's facts;
 * ``psd``: PySceneDetect ``detect-content`` with defaults, the whole ``scenedetect`` command.
 
-Files: the hard-cut files of the shared media (``../shared/media``, skipped when absent) and
+Files: the hard-cut files of the shared media (the ``shared/media`` folder beside the repository, skipped when absent) and
 360p/720p/1080p H.264 clips of ``--seconds`` made by looping ``composite_hardcuts.mp4`` (or, when
 the shared media is absent, lavfi pictures joined by cuts), cached under ``benchmarks/out/``.
 F1 uses the rule of :mod:`videokit.scenes.evaluate`; the looped clips have ground truth by

@@ -58,7 +58,7 @@ def sample_video(media_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def shared_media() -> Path:
     if not SHARED_MEDIA.is_dir():
-        pytest.skip("../shared/media not present")
+        pytest.skip("shared media folder (beside the repository) not present")
     return SHARED_MEDIA
 
 
