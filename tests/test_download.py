@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from credentials import with_credentials
 from httpserver import Failure, TestServer, unused_url
 from videokit.config import Config, load_config
 from videokit.download import fetch, is_url
@@ -362,13 +363,13 @@ def test_credentials_never_reach_logs_or_errors(
     caplog.set_level(logging.DEBUG, logger="videokit")
     http_server.add_file("/v.mp4", video_bytes)
     base = http_server.url("/")
-    secret = base.replace("http://", "http://alice:s3cret@")
+    secret, password = with_credentials(base)
     fetch(secret + "v.mp4?token=abc123", tmp_path, config())
     with pytest.raises(InputError) as exc:
         fetch(secret + "missing.mp4", tmp_path, config())
     assert http_server.requests("/v.mp4")[0].headers.get("Authorization")  # the credentials were used...
     text = caplog.text + str(exc.value)
-    assert "s3cret" not in text and "abc123" not in text  # ...but never shown
+    assert password not in text and "abc123" not in text  # ...but never shown
 
 
 # -- pages through yt-dlp --------------------------------------------------------------

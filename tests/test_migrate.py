@@ -15,6 +15,7 @@ import mongomock.store
 import pytest
 from click.testing import CliRunner
 
+from credentials import with_credentials
 from store_contract import make_record
 from videokit._cli import main
 from videokit.record import FileInfo, Record, Tag
@@ -143,13 +144,13 @@ def test_cli_migrate_both_ways_with_gridfs(tmp_path: Path, mongo_server, monkeyp
         withfile = make_record("clip", title="Has a file")
         withfile.file = FileInfo(path="downloads/clip.mp4", name="clip.mp4", size=50_000, sha256=withfile.id)
         s.upsert(withfile)
-    uri = "mongodb://alice:pw@db.example.net:27017/"
+    uri, password = with_credentials("mongodb://db.example.net:27017/")
     env = {"VIDEOKIT_MONGODB_STOREVIDEOS": "true", "VIDEOKIT_MONGODB_DATABASENAME": "team"}
 
     res = _cli(lib, "--to", uri, env=env)
     assert res.exit_code == 0, res.output
     assert "8 copied, 0 updated, 0 unchanged, 0 failed" in res.output
-    assert "mongodb://db.example.net:27017/team.videos" in res.output and "pw" not in res.output
+    assert "mongodb://db.example.net:27017/team.videos" in res.output and password not in res.output
     res = _cli(lib, "--to", uri, env=env)
     assert "0 copied, 0 updated, 8 unchanged, 0 failed" in res.output
 
@@ -176,12 +177,12 @@ def test_cli_unreachable_destination_is_one_clear_line(tmp_path: Path) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    uri = f"mongodb://alice:topsecret@127.0.0.1:{port}/?serverSelectionTimeoutMS=100&connectTimeoutMS=100"
+    uri, password = with_credentials(f"mongodb://127.0.0.1:{port}/?serverSelectionTimeoutMS=100&connectTimeoutMS=100")
     res = _cli(tmp_path / "lib", "--to", uri)
     assert res.exit_code == 1
     line = [x for x in res.output.splitlines() if x.startswith("error:")]
     assert len(line) == 1 and f"127.0.0.1:{port}" in line[0]
-    assert "topsecret" not in res.output
+    assert password not in res.output
 
 
 def test_cli_rejects_other_schemes(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ import mongomock.gridfs
 import pymongo
 import pytest
 
+from credentials import throwaway_password, with_credentials
 from store_contract import StoreContract, make_record
 from videokit.config import load_config
 from videokit.errors import ConfigError, StoreError
@@ -191,40 +192,40 @@ def _closed_port() -> int:
 
 def test_unreachable_server_is_one_line_naming_host_not_password() -> None:
     port = _closed_port()
-    uri = f"mongodb://alice:s3cr3t-pw@127.0.0.1:{port}/?serverSelectionTimeoutMS=150"
+    uri, password = with_credentials(f"mongodb://127.0.0.1:{port}/?serverSelectionTimeoutMS=150")
     with pytest.raises(StoreError) as e:
         MongoStore.from_uri(uri, attempts=2, backoff=0.01)
     msg = str(e.value)
     assert f"127.0.0.1:{port}" in msg
     assert "unreachable" in msg
-    assert "s3cr3t" not in msg and "alice" not in msg
+    assert password not in msg and "alice" not in msg
     assert "\n" not in msg
 
 
 def test_open_store_from_config_env() -> None:
     port = _closed_port()
-    env = {
-        "VIDEOKIT_LIBRARY_STORE": "mongodb",
-        "VIDEOKIT_MONGODB_URI": f"mongodb://bob:hunter2@127.0.0.1:{port}/?serverSelectionTimeoutMS=100&connectTimeoutMS=100",
-    }
+    uri, password = with_credentials(f"mongodb://127.0.0.1:{port}/?serverSelectionTimeoutMS=100&connectTimeoutMS=100", "bob")
+    env = {"VIDEOKIT_LIBRARY_STORE": "mongodb", "VIDEOKIT_MONGODB_URI": uri}
     cfg = load_config(None, env=env)
     with pytest.raises(StoreError) as e:
         open_store(cfg)
-    assert "hunter2" not in str(e.value) and f"127.0.0.1:{port}" in str(e.value)
+    assert password not in str(e.value) and f"127.0.0.1:{port}" in str(e.value)
 
 
 def test_empty_or_bad_uri_is_config_error() -> None:
     cfg = load_config(None, env={"VIDEOKIT_LIBRARY_STORE": "mongodb"})
     with pytest.raises(ConfigError, match="VIDEOKIT_MONGODB_URI"):
         open_store(cfg)
-    cfg = load_config(None, env={"VIDEOKIT_LIBRARY_STORE": "mongodb", "VIDEOKIT_MONGODB_URI": "http://u:pw@h/"})
+    bad_uri, password = with_credentials("http://h/", "u")
+    cfg = load_config(None, env={"VIDEOKIT_LIBRARY_STORE": "mongodb", "VIDEOKIT_MONGODB_URI": bad_uri})
     with pytest.raises(ConfigError) as e:
         open_store(cfg)
-    assert "pw" not in str(e.value).replace("mongodb", "")
+    assert password not in str(e.value)
 
 
 def test_uri_helpers_hide_credentials() -> None:
-    uri = "mongodb+srv://user:p%40ss@cluster0.abc.mongodb.net/videokit?retryWrites=true"
+    uri, _ = with_credentials("mongodb+srv://cluster0.abc.mongodb.net/videokit?retryWrites=true", "user",
+                              throwaway_password() + "%40x")
     assert hosts_of(uri) == "cluster0.abc.mongodb.net"
     assert hosts_of("mongodb://h1:27017,h2:27018/db") == "h1:27017,h2:27018"
     assert redact_uri(uri) == "mongodb+srv://***@cluster0.abc.mongodb.net/videokit?retryWrites=true"
