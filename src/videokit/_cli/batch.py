@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from videokit._cli.core import skip_option
 from videokit.errors import ConfigError, StoreError, UsageError
 from videokit.ledger import LEDGER_NAME, STATUSES, Ledger
 
@@ -112,12 +113,7 @@ def _broker_status(cfg: Any, ledger: Ledger) -> dict[str, Any]:
 @click.command()
 @click.option("--transient-only", is_flag=True, help="Only failures worth retrying (network, 5xx, timeouts).")
 @click.option("--workers", type=click.IntRange(min=1), help="Videos processed in parallel ([Concurrency] MaxWorkers).")
-@click.option(
-    "--skip",
-    multiple=True,
-    type=click.Choice(["scenes", "analyze", "tag", "classify"]),
-    help="Skip an optional stage. Repeatable.",
-)
+@skip_option
 @click.pass_obj
 def retry(state: Any, transient_only: bool, workers: int | None, skip: tuple[str, ...]) -> None:
     """Re-run only the inputs that failed (submitted ones go back to the broker)."""
@@ -183,12 +179,7 @@ def worker(state: Any, queues: str, concurrency: int | None) -> None:
     help="A .txt or .csv input list. Repeatable.",
 )
 @click.option("--priority", type=click.Choice(PRIORITY_CHOICES), default="normal", show_default=True)
-@click.option(
-    "--skip",
-    multiple=True,
-    type=click.Choice(["scenes", "analyze", "tag", "classify"]),
-    help="Skip an optional stage. Repeatable.",
-)
+@skip_option
 @click.pass_obj
 def submit(
     state: Any, inputs: tuple[str, ...], from_files: tuple[Path, ...], priority: str, skip: tuple[str, ...]

@@ -40,6 +40,14 @@ def _atomic_write(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
+def skip_option(f: Any) -> Any:
+    """``--skip STAGE`` (repeatable), for every command that runs the pipeline."""
+    from videokit.api import OPTIONAL_STAGES
+
+    return click.option("--skip", multiple=True, type=click.Choice(sorted(OPTIONAL_STAGES)),
+                        help="Skip an optional stage. Repeatable.")(f)
+
+
 @click.command()
 @click.argument("inputs", nargs=-1)
 @click.option("--from", "from_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
@@ -52,7 +60,7 @@ def _atomic_write(path: Path, text: str) -> None:
 @click.option("--use-vpc", is_flag=True, default=None, help="Use [QwenVL] VpcEndpoint for the api backend.")
 @click.option("--rules", "rules_file", type=click.Path(dir_okay=False), help="custom_tags.json ([Rules] CustomTagRules).")
 @click.option("--refresh", is_flag=True, help="Ignore cached analysis results.")
-@click.option("--skip", multiple=True, type=click.Choice(["scenes", "analyze", "tag", "classify"]), help="Skip an optional stage. Repeatable.")
+@skip_option
 @click.pass_obj
 def run(state: Any, inputs: tuple[str, ...], from_files: tuple[Path, ...], workers: int | None, threshold: float | None,
         analyzer: str | None, questions: tuple[str, ...], per_scene: bool | None, use_vpc: bool | None,

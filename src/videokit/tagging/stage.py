@@ -18,35 +18,36 @@ def _tagger(ctx: Context) -> Tagger:
     return tagger
 
 
-class TagStage(Stage):
+class _TaggerStage(Stage):
+    """A stage that applies one step of the run's shared Tagger."""
+
+    required = False  # a record without tags or a category is still worth keeping
+
+    def __init__(self) -> None:
+        self.tagger: Tagger | None = None
+
+    def setup(self, ctx: Context) -> None:
+        self.tagger = _tagger(ctx)
+
+    def process(self, record: Record, ctx: Context) -> None:
+        if self.tagger is None:
+            self.setup(ctx)
+        assert self.tagger is not None
+        self.apply(self.tagger, record)
+
+    def apply(self, tagger: Tagger, record: Record) -> None:
+        raise NotImplementedError
+
+
+class TagStage(_TaggerStage):
     name = "tag"
-    required = False  # a record without tags is still worth keeping
 
-    def __init__(self) -> None:
-        self.tagger: Tagger | None = None
-
-    def setup(self, ctx: Context) -> None:
-        self.tagger = _tagger(ctx)
-
-    def process(self, record: Record, ctx: Context) -> None:
-        if self.tagger is None:
-            self.setup(ctx)
-        assert self.tagger is not None
-        self.tagger.tag(record)
+    def apply(self, tagger: Tagger, record: Record) -> None:
+        tagger.tag(record)
 
 
-class ClassifyStage(Stage):
+class ClassifyStage(_TaggerStage):
     name = "classify"
-    required = False
 
-    def __init__(self) -> None:
-        self.tagger: Tagger | None = None
-
-    def setup(self, ctx: Context) -> None:
-        self.tagger = _tagger(ctx)
-
-    def process(self, record: Record, ctx: Context) -> None:
-        if self.tagger is None:
-            self.setup(ctx)
-        assert self.tagger is not None
-        self.tagger.classify(record)
+    def apply(self, tagger: Tagger, record: Record) -> None:
+        tagger.classify(record)
