@@ -47,3 +47,31 @@ def test_not_a_database_is_clear_error(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="library.sqlite"):
         SQLiteStore(path)
     assert sqlite3  # keep import for clarity of failure type
+
+
+
+def _open_together(path: str, barrier, results) -> None:  # noqa: ANN001 - multiprocessing objects
+    barrier.wait()
+    try:
+        with SQLiteStore(path) as s:
+            results.put(s.count())
+    except Exception as e:  # reported to the parent test
+        results.put(str(e))
+
+
+def test_many_processes_creating_the_same_library_at_once(tmp_path: Path) -> None:
+    # two `videokit worker` processes starting together on a new library got "database is locked"
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    n = 6
+    for round_ in range(5):
+        path = str(tmp_path / f"lib{round_}" / "library.sqlite")
+        barrier, results = ctx.Barrier(n), ctx.Queue()
+        procs = [ctx.Process(target=_open_together, args=(path, barrier, results)) for _ in range(n)]
+        for p in procs:
+            p.start()
+        outcomes = [results.get(timeout=60) for _ in procs]
+        for p in procs:
+            p.join()
+        assert outcomes == [0] * n

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from videokit.errors import StoreError
 from videokit.record import Record, utcnow
+from videokit.store.sqlite import connect
 
 if TYPE_CHECKING:
     from videokit.config import Config
@@ -111,15 +112,7 @@ class Ledger:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
-            self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-        except (OSError, sqlite3.Error) as e:
-            raise StoreError(f"{self.path}: cannot open the job ledger: {e}; move it aside to start afresh") from None
+        self._db = connect(self.path, "the job ledger", "move it aside to start afresh")
         self._lock = threading.RLock()
         self._migrate()
 

@@ -8,9 +8,11 @@ filtering, and an FTS5 table serves full-text search.
 from __future__ import annotations
 
 import json
+import random
 import re
 import sqlite3
 import threading
+import time
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +27,31 @@ if TYPE_CHECKING:
 DB_NAME = "library.sqlite"
 
 
+def connect(path: Path, what: str, hint: str) -> sqlite3.Connection:
+    """Open (creating) a WAL-mode SQLite file; a one-line StoreError naming it when that fails."""
+    deadline = time.monotonic() + 30
+    while True:
+        db = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
+            db.row_factory = sqlite3.Row
+            # Switching a new file to WAL takes an exclusive lock and answers "locked" at once,
+            # without waiting, when another process is creating the same file: wait our turn.
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            db.execute("PRAGMA synchronous=NORMAL")
+            return db
+        except sqlite3.OperationalError as e:
+            if db is not None:
+                db.close()
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise StoreError(f"{path}: cannot open {what}: {e}; {hint}") from None
+            time.sleep(0.05 + random.random() * 0.1)
+        except (OSError, sqlite3.Error) as e:
+            raise StoreError(f"{path}: cannot open {what}: {e}; {hint}") from None
+
+
 def _migrations() -> list[tuple[int, str]]:
     out = []
     for entry in resources.files("videokit.store").joinpath("migrations").iterdir():
@@ -37,15 +64,7 @@ def _migrations() -> list[tuple[int, str]]:
 class SQLiteStore(Store):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
-            self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-        except (OSError, sqlite3.Error) as e:
-            raise StoreError(f"{self.path}: cannot open the library database: {e}; move it aside or pick another --library") from None
+        self._db = connect(self.path, "the library database", "move it aside or pick another --library")
         self._lock = threading.RLock()
         self._migrate()
 
