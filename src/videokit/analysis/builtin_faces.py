@@ -132,10 +132,15 @@ def face_facts(frames: Sequence[tuple[Path, float]], detector: FaceDetector) -> 
 
 
 def face_confidence(faces: dict[str, Any]) -> float:
-    """How sure the ``Faces`` tag is: one hit in one frame could be a false positive; the
-    same finding in several sampled frames rarely is. 0 when nothing was found."""
+    """How sure the ``Faces`` tag is; 0 means no tag.
+
+    Both cascades can still agree on a "face" in random texture (measured on Game-of-Life
+    frames: about one frame in a thousand), so a face found in one sampled frame and in
+    none of the others is not tagged. A video with a single sampled frame gets a low
+    confidence for its one hit; the same finding in several frames rarely is a mistake."""
     hits = int(faces.get("frames_with_faces") or 0)
-    if hits == 0:
+    frames = int(faces.get("frames") or 0)
+    if hits == 0 or (hits == 1 and frames > 1):
         return 0.0
     if hits == 1:
         return 0.45

@@ -104,6 +104,8 @@ class Report:
         frames = f"{n} sampled frame{'s' if n != 1 else ''}"
         if hits == 0:
             return f"Faces: no frontal face detected in the {frames}."
+        if hits == 1 and n > 1:
+            return f"Faces: a possible frontal face in 1 of the {frames}, seen in no other (not tagged)."
         most = int(f.get("max_faces") or 0)
         at_once = f"{most} at once" if most > 1 else "one at a time"
         return f"Faces: a frontal face is visible in {hits} of the {frames} ({at_once})."
