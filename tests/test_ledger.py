@@ -97,6 +97,8 @@ while True:
     rec = Record(id=f"{i:064x}", sources=[Source(input=spec)], timings={"fetch": 0.1, "probe": 0.1})
     ledger.save_partial(spec, rec)
     ledger.finish(spec, rec)
+    if i == 20:
+        print("twenty done", flush=True)
     i += 1
 """
 
@@ -105,7 +107,8 @@ def test_sigkill_mid_write_leaves_a_consistent_ledger(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite"
     proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(path)], stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "ready"
-    time.sleep(0.8)
+    assert proc.stdout.readline().strip() == "twenty done"  # however slow the machine
+    time.sleep(0.3)  # then somewhere inside a later write
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     db = sqlite3.connect(path)
