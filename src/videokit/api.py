@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from videokit.config import Config
+from videokit.errors import InputError
 from videokit.inputs import InputItem, expand
 from videokit.pipeline import Context, Pipeline, Stage
-from videokit.record import Record, StageError
+from videokit.record import Record, StageError, utcnow
 from videokit.registry import Registry
 from videokit.stages import new_record
 
@@ -45,7 +46,9 @@ def build_pipeline(config: Config, skip: Iterable[str] = ()) -> Pipeline:
     if unknown:
         from videokit.errors import UsageError
 
-        raise UsageError(f"cannot skip stage(s) {', '.join(sorted(unknown))}; optional stages: {', '.join(sorted(OPTIONAL_STAGES))}")
+        raise UsageError(
+            f"cannot skip stage(s) {', '.join(sorted(unknown))}; optional stages: {', '.join(sorted(OPTIONAL_STAGES))}"
+        )
     if config.get("QwenVL", "Backend") == "none":
         skip.add("analyze")
     return Pipeline(stages.get(name)() for name in DEFAULT_STAGES if name not in skip)
@@ -112,3 +115,32 @@ def run(
         items, config, skip=skip, workers=workers, on_record=on_record, on_progress=on_progress, extras=extras
     )
     return RunResult(records)
+
+
+def edit_tags(config: Config, id: str, add: Iterable[str] = (), remove: Iterable[str] = ()) -> TagEdit:
+    """Add or remove ``user`` tags on stored video ``id`` (or a unique id prefix), then tag and
+    classify it again so its category reflects them. Raises InputError for an unknown id, a
+    bad name, or a name only a rule or an analyzer put there."""
+    from videokit.store import open_store
+    from videokit.tagging import check_config
+    from videokit.tagging.user import edit_user_tags
+
+    tagger = check_config(config)
+    with open_store(config) as store:
+        rec = store.get(id)
+        if rec is None:
+            raise InputError(f"no video with id {id!r} in {config.library}; see 'videokit search'")
+        added, removed = edit_user_tags(rec, add, remove)
+        before = rec.classification.category if rec.classification else None
+        tagger.apply(rec)
+        rec.updated_at = utcnow()
+        store.upsert(rec)
+    return TagEdit(rec, added, removed, before)
+
+
+@dataclass(slots=True)
+class TagEdit:
+    record: Record
+    added: list[str]
+    removed: list[str]
+    category_before: str | None

@@ -141,4 +141,34 @@ def retag(state: Any, text: str | None, rules_file: str | None, dry_run: bool, *
     click.echo(prefix + report.summary())
 
 
-commands = [rules, retag]
+@click.command(name="tag")
+@click.argument("id")
+@click.option("--add", "add", multiple=True, metavar="NAME", help="Add a user tag (repeatable).")
+@click.option("--remove", "remove", multiple=True, metavar="NAME", help="Remove a user tag (repeatable).")
+@click.pass_obj
+def tag_cmd(state: Any, id: str, add: tuple[str, ...], remove: tuple[str, ...]) -> None:
+    """Add or remove your own tags on video ID (origin "user"); they outrank rule and AI tags,
+    survive retag and re-runs, and count in the category."""
+    from videokit.api import edit_tags
+    from videokit.errors import InputError
+
+    if not add and not remove:
+        raise click.UsageError("give --add NAME or --remove NAME")
+    try:
+        edit = edit_tags(state.config(), id, add, remove)
+    except InputError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(1)
+    rec = edit.record
+    parts = [
+        f"added {', '.join(edit.added)}" if edit.added else "",
+        f"removed {', '.join(edit.removed)}" if edit.removed else "",
+    ]
+    click.echo(f"{rec.id[:12]}: {'; '.join(p for p in parts if p) or 'no change'}", err=True)
+    now = rec.classification.category if rec.classification else None
+    if now != edit.category_before:
+        click.echo(f"{rec.id[:12]}: category {edit.category_before or '(none)'} -> {now}", err=True)
+    click.echo(", ".join(f"{t.name} [{t.origin}]" for t in rec.tags))
+
+
+commands = [rules, retag, tag_cmd]

@@ -161,9 +161,13 @@ class BatchRunner:
         assert rec is not None
         if not self._blocked(rec):
             self.ledger.save_partial(task.item.spec, rec)
-            merge_stored(rec, self.store)
+            merge_stored(rec, self.store, self._retag)
             self.parent.process(rec, self.ctx, only={"store"})
         self._finish(task)
+
+    def _retag(self, rec: Record) -> None:
+        """Tags and category again, after user tags were carried over from the stored copy."""
+        Pipeline(s for s in self.full.stages if s.name in ("tag", "classify")).process(rec, self.ctx)
 
     def _finish(self, task: _Task) -> None:
         assert task.record is not None

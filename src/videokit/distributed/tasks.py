@@ -114,7 +114,8 @@ def run_group(self: Task, job: dict[str, Any], record: dict[str, Any] | None, in
         if "store" in stages:
             pipeline.process(rec, ctx, only=set(stages) - {"store"})
             if not _blocked(rec, pipeline, job):
-                merge_stored(rec, ctx.store)  # type: ignore[arg-type]
+                retag = {"tag", "classify"} & set(stages)
+                merge_stored(rec, ctx.store, lambda r: pipeline.process(r, ctx, only=retag))  # type: ignore[arg-type]
                 pipeline.process(rec, ctx, only={"store"})
         else:
             pipeline.process(rec, ctx)
