@@ -44,10 +44,20 @@ def make_cuts_video(path: Path, colors: list[str], seg: float = 1.0, size: str =
     inputs: list[str] = []
     for _ in colors:
         inputs += ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}:duration={seg}"]
-    chains = ";".join(
-        f"[{i}:v]drawbox=c={c}@0.6:t=fill,setpts=PTS-STARTPTS[v{i}]" for i, c in enumerate(colors)
-    )
+    chains = ";".join(f"[{i}:v]drawbox=c={c}@0.6:t=fill,setpts=PTS-STARTPTS[v{i}]" for i, c in enumerate(colors))
     concat = "".join(f"[v{i}]" for i in range(len(colors)))
-    ffmpeg(*inputs, "-filter_complex", f"{chains};{concat}concat=n={len(colors)}:v=1:a=0[out]", "-map", "[out]",
-           "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(path))
+    ffmpeg(
+        *inputs,
+        "-filter_complex",
+        f"{chains};{concat}concat=n={len(colors)}:v=1:a=0[out]",
+        "-map",
+        "[out]",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        str(path),
+    )
     return path

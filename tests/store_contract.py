@@ -44,11 +44,26 @@ def make_record(
     domain = url.split("/")[2] if url else None
     return Record(
         id=cid,
-        sources=[Source(input=url or f"/videos/{name}.mp4", kind="url" if url else "file", url=url, domain=domain,
-                        title=title, description=description, user_fields={"label": name})],
+        sources=[
+            Source(
+                input=url or f"/videos/{name}.mp4",
+                kind="url" if url else "file",
+                url=url,
+                domain=domain,
+                title=title,
+                description=description,
+                user_fields={"label": name},
+            )
+        ],
         file=FileInfo(path=f"/videos/{name}.mp4", name=f"{name}.mp4", size=1000, sha256=cid),
-        media=MediaInfo(duration=duration, width=height * 16 // 9, height=height, resolution=resolution,
-                        video_codec=codec, audio_streams=1 if audio else 0),
+        media=MediaInfo(
+            duration=duration,
+            width=height * 16 // 9,
+            height=height,
+            resolution=resolution,
+            video_codec=codec,
+            audio_streams=1 if audio else 0,
+        ),
         scenes=SceneInfo(scenes=[Scene(i, i, i + 1, i * 25, i * 25 + 24) for i in range(scenes)], scene_count=scenes),
         analysis=Analysis(backend="builtin", description=description, ocr_text=ocr) if (description or ocr) else None,
         tags=[Tag(t, "user") for t in tags],
@@ -156,8 +171,11 @@ class StoreContract:
 
     def test_combined_filters_count_limit_offset(self, store: Store) -> None:
         for i in range(7):
-            store.upsert(make_record(f"r{i}", title=f"Clip number {i}", tags=("Batch",),
-                                     added_at=f"2026-01-0{i + 1}T00:00:00+00:00"))
+            store.upsert(
+                make_record(
+                    f"r{i}", title=f"Clip number {i}", tags=("Batch",), added_at=f"2026-01-0{i + 1}T00:00:00+00:00"
+                )
+            )
         q = Query(text="clip", tags=["batch"])
         assert store.count(q) == 7
         assert store.count() == 7

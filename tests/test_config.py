@@ -28,7 +28,9 @@ def test_precedence_flag_env_file_default(tmp_path: Path) -> None:
 
 
 def test_env_names_follow_pattern(tmp_path: Path) -> None:
-    cfg = load_config(None, env={"VIDEOKIT_RULES_CUSTOMTAGRULES": "/x/rules.json", "VIDEOKIT_QWENVL_MODEL": "/models/tiny"})
+    cfg = load_config(
+        None, env={"VIDEOKIT_RULES_CUSTOMTAGRULES": "/x/rules.json", "VIDEOKIT_QWENVL_MODEL": "/models/tiny"}
+    )
     assert cfg.get("Rules", "CustomTagRules") == "/x/rules.json"
     assert cfg.get("QwenVL", "Model") == "/models/tiny"
 

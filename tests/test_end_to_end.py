@@ -42,8 +42,9 @@ def test_page_direct_and_local_into_searchable_library(http_server, clips, tmp_p
     http_server.add_file("/media/embedded.mp4", clips["page"].read_bytes())
     http_server.add_video_page("/watch/42", "/media/embedded.mp4", title="Harbour seals resting")
     lib = tmp_path / "lib"
-    code, _, err = vk(lib, "run", *FAST, http_server.url("/watch/42"), http_server.url("/media/lighthouse.mp4"),
-                      str(clips["local"]))
+    code, _, err = vk(
+        lib, "run", *FAST, http_server.url("/watch/42"), http_server.url("/media/lighthouse.mp4"), str(clips["local"])
+    )
     assert code == 0, err
     assert "processed 3 of 3" in err
 
@@ -55,7 +56,10 @@ def test_page_direct_and_local_into_searchable_library(http_server, clips, tmp_p
     assert {r["title"] for r in search_json(lib, "--resolution", "720p")} == {"Lighthouse at dawn"}
     assert {r["title"] for r in search_json(lib, "--min-height", "720")} == {"Lighthouse at dawn", "Mountain lake"}
     assert {r["title"] for r in search_json(lib, "--no-audio")} == {"Mountain lake"}
-    assert {r["title"] for r in search_json(lib, "--domain", "127.0.0.1")} == {"Lighthouse at dawn", "Harbour seals resting"}
+    assert {r["title"] for r in search_json(lib, "--domain", "127.0.0.1")} == {
+        "Lighthouse at dawn",
+        "Harbour seals resting",
+    }
     row = search_json(lib, "seals")[0]
     assert set(row) >= {"id", "title", "sources", "duration", "resolution", "height", "tags"}
     assert row["height"] == 360 and row["resolution"] == "SD"
@@ -141,7 +145,7 @@ def test_bad_inputs_one_line_each_batch_continues(http_server, clips, tmp_path: 
     good = clips["direct"].read_bytes()
     (bad / "truncated.mp4").write_bytes(good[: len(good) // 3])
     corrupt = bytearray(good)
-    corrupt[: 64] = b"\x00" * 64  # header destroyed
+    corrupt[:64] = b"\x00" * 64  # header destroyed
     (bad / "corrupt.mp4").write_bytes(bytes(corrupt))
     audio = bad / "audio.m4a"
     from media import ffmpeg
@@ -173,8 +177,17 @@ def test_bad_inputs_one_line_each_batch_continues(http_server, clips, tmp_path: 
     summary = err.split("failure(s):", 1)[1]
     lines = [ln for ln in summary.splitlines() if ln.strip()]
     assert len(lines) == 11
-    for needle in ("no such file", "unsupported URL scheme 'ftp'", "unsupported URL scheme 'file'", "empty file",
-                   "not a readable media file", "not a video (audio-only", "404", "403", "no video"):
+    for needle in (
+        "no such file",
+        "unsupported URL scheme 'ftp'",
+        "unsupported URL scheme 'file'",
+        "empty file",
+        "not a readable media file",
+        "not a video (audio-only",
+        "404",
+        "403",
+        "no video",
+    ):
         assert needle in summary, needle
     assert len(search_json(lib)) == 1
 

@@ -28,8 +28,19 @@ def test_probe_shared_media(shared_media: Path) -> None:
 
 @pytest.mark.parametrize(
     ("w", "h", "label"),
-    [(3840, 2160, "4K"), (4096, 1716, "4K"), (2560, 1440, "1440p"), (1920, 1080, "1080p"), (1920, 800, "1080p"),
-     (1080, 1920, "1080p"), (1280, 720, "720p"), (854, 480, "480p"), (640, 480, "480p"), (320, 240, "SD"), (None, 5, None)],
+    [
+        (3840, 2160, "4K"),
+        (4096, 1716, "4K"),
+        (2560, 1440, "1440p"),
+        (1920, 1080, "1080p"),
+        (1920, 800, "1080p"),
+        (1080, 1920, "1080p"),
+        (1280, 720, "720p"),
+        (854, 480, "480p"),
+        (640, 480, "480p"),
+        (320, 240, "SD"),
+        (None, 5, None),
+    ],
 )
 def test_resolution_labels(w: int | None, h: int, label: str | None) -> None:
     assert resolution_label(w, h) == label

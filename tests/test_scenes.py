@@ -313,3 +313,37 @@ def test_stage_uses_the_pipeline_probe_instead_of_probing_again(
     assert [(s.start, s.end) for s in rec.scenes.scenes] == [(s.start, s.end) for s in alone.scenes]
     with pytest.raises(AssertionError, match="probed again"):  # without media facts it probes
         detect_scenes(cuts_video)
+
+
+def test_two_workers_storing_the_same_videos_outputs_at_once_both_succeed(tmp_path: Path) -> None:
+    """Found by CI (--workers 2, the same bytes at two URLs): the second worker's rename of its
+    finished thumbnail folder failed with 'Directory not empty'. The folder is swapped in whole,
+    whoever comes last wins, and nobody fails."""
+    import threading
+    import uuid
+
+    from videokit.scenes import _replace_dir
+
+    out = tmp_path / "processed" / ("ab" * 32)
+    out.parent.mkdir()
+    errors: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        for i in range(150):
+            tmp = out.with_name(f".{out.name}.tmp-{uuid.uuid4().hex[:8]}")
+            tmp.mkdir()
+            (tmp / "contact-sheet.jpg").write_text(f"{n}-{i}")
+            try:
+                _replace_dir(tmp, out)
+            except BaseException as e:  # noqa: BLE001 - collected and reported below
+                errors.append(e)
+                return
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert [p.name for p in out.parent.iterdir()] == [out.name]  # no temp or old folder left behind
+    assert [p.name for p in out.iterdir()] == ["contact-sheet.jpg"]

@@ -204,7 +204,9 @@ def test_unreachable_server_is_one_line_naming_host_not_password() -> None:
 
 def test_open_store_from_config_env() -> None:
     port = _closed_port()
-    uri, password = with_credentials(f"mongodb://127.0.0.1:{port}/?serverSelectionTimeoutMS=100&connectTimeoutMS=100", "bob")
+    uri, password = with_credentials(
+        f"mongodb://127.0.0.1:{port}/?serverSelectionTimeoutMS=100&connectTimeoutMS=100", "bob"
+    )
     env = {"VIDEOKIT_LIBRARY_STORE": "mongodb", "VIDEOKIT_MONGODB_URI": uri}
     cfg = load_config(None, env=env)
     with pytest.raises(StoreError) as e:
@@ -224,8 +226,9 @@ def test_empty_or_bad_uri_is_config_error() -> None:
 
 
 def test_uri_helpers_hide_credentials() -> None:
-    uri, _ = with_credentials("mongodb+srv://cluster0.abc.mongodb.net/videokit?retryWrites=true", "user",
-                              throwaway_password() + "%40x")
+    uri, _ = with_credentials(
+        "mongodb+srv://cluster0.abc.mongodb.net/videokit?retryWrites=true", "user", throwaway_password() + "%40x"
+    )
     assert hosts_of(uri) == "cluster0.abc.mongodb.net"
     assert hosts_of("mongodb://h1:27017,h2:27018/db") == "h1:27017,h2:27018"
     assert redact_uri(uri) == "mongodb+srv://***@cluster0.abc.mongodb.net/videokit?retryWrites=true"

@@ -49,7 +49,6 @@ def test_not_a_database_is_clear_error(tmp_path: Path) -> None:
     assert sqlite3  # keep import for clarity of failure type
 
 
-
 def _open_together(path: str, barrier, results) -> None:  # noqa: ANN001 - multiprocessing objects
     barrier.wait()
     try:

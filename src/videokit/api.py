@@ -1,8 +1,8 @@
 """The library API the CLI (and Celery workers, and users' scripts) call.
 
-    cfg = load_config()
-    result = run(["https://example.com/v.mp4", "clips/"], cfg)
-    for rec in result.records: ...
+cfg = load_config()
+result = run(["https://example.com/v.mp4", "clips/"], cfg)
+for rec in result.records: ...
 """
 
 from __future__ import annotations

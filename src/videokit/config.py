@@ -96,7 +96,8 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "BrokerURL": Option("redis://127.0.0.1:6379/0", str, "Redis broker for distributed mode.", secret=True),
         "MaxAttempts": Option("3", _positive_int, "Attempts before an input is marked failed."),
         "VisibilityTimeout": Option(
-            "3600", _positive_int,
+            "3600",
+            _positive_int,
             "Seconds before a task held by a lost worker goes to another worker; must exceed the longest task.",
         ),
     },
@@ -214,9 +215,7 @@ def _option(section: str, key: str, where: str) -> Option:
     if section not in SCHEMA:
         raise ConfigError(f"{where}: unknown section [{section}]; known: {', '.join(SCHEMA)}")
     if key not in SCHEMA[section]:
-        raise ConfigError(
-            f"{where}: unknown key {key!r} in [{section}]; known: {', '.join(SCHEMA[section])}"
-        )
+        raise ConfigError(f"{where}: unknown key {key!r} in [{section}]; known: {', '.join(SCHEMA[section])}")
     return SCHEMA[section][key]
 
 

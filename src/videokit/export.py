@@ -15,16 +15,34 @@ from videokit.registry import Registry
 exporters: Registry[Callable[[Iterable[Record], Path], int]] = Registry("exporters")
 
 CSV_COLUMNS = [
-    "id", "title", "sources", "file", "duration", "width", "height", "resolution", "fps", "video_codec",
-    "audio_codec", "audio_channels", "bit_rate", "scene_count", "cuts_per_minute", "category",
-    "category_confidence", "tags", "description", "sentiment", "user_fields", "added_at",
+    "id",
+    "title",
+    "sources",
+    "file",
+    "duration",
+    "width",
+    "height",
+    "resolution",
+    "fps",
+    "video_codec",
+    "audio_codec",
+    "audio_channels",
+    "bit_rate",
+    "scene_count",
+    "cuts_per_minute",
+    "category",
+    "category_confidence",
+    "tags",
+    "description",
+    "sentiment",
+    "user_fields",
+    "added_at",
 ]
 
 
 def _slug(text: str, max_len: int = 60) -> str:
     s = re.sub(r"[^\w\-]+", "_", text, flags=re.UNICODE).strip("_.")
     return (s[:max_len] or "video").rstrip("_")
-
 
 
 @exporters.register("json")
@@ -37,8 +55,15 @@ def export_json(records: Iterable[Record], out: Path) -> int:
         tmp = out / f".{name}.tmp"
         tmp.write_text(r.to_json(indent=2), encoding="utf-8")
         os.replace(tmp, out / name)
-        index.append({"id": r.id, "title": r.title, "file": name, "tags": r.tag_names(),
-                      "category": r.classification.category if r.classification else None})
+        index.append(
+            {
+                "id": r.id,
+                "title": r.title,
+                "file": name,
+                "tags": r.tag_names(),
+                "category": r.classification.category if r.classification else None,
+            }
+        )
     tmp = out / ".index.json.tmp"
     tmp.write_text(json.dumps(index, indent=2, ensure_ascii=False), encoding="utf-8")
     os.replace(tmp, out / "index.json")
@@ -61,14 +86,25 @@ def export_jsonl(records: Iterable[Record], out: Path) -> int:
 def csv_row(r: Record) -> dict[str, object]:
     m, sc, a, c = r.media, r.scenes, r.analysis, r.classification
     return {
-        "id": r.id, "title": r.title, "sources": " | ".join(s.url or s.path or s.input for s in r.sources),
+        "id": r.id,
+        "title": r.title,
+        "sources": " | ".join(s.url or s.path or s.input for s in r.sources),
         "file": r.file.path if r.file else None,
-        "duration": m and m.duration, "width": m and m.width, "height": m and m.height,
-        "resolution": m and m.resolution, "fps": m and m.fps, "video_codec": m and m.video_codec,
-        "audio_codec": m and m.audio_codec, "audio_channels": m and m.audio_channels, "bit_rate": m and m.bit_rate,
-        "scene_count": sc and sc.scene_count, "cuts_per_minute": sc and sc.cuts_per_minute,
-        "category": c and c.category, "category_confidence": c and c.confidence,
-        "tags": "; ".join(r.tag_names()), "description": a and a.description,
+        "duration": m and m.duration,
+        "width": m and m.width,
+        "height": m and m.height,
+        "resolution": m and m.resolution,
+        "fps": m and m.fps,
+        "video_codec": m and m.video_codec,
+        "audio_codec": m and m.audio_codec,
+        "audio_channels": m and m.audio_channels,
+        "bit_rate": m and m.bit_rate,
+        "scene_count": sc and sc.scene_count,
+        "cuts_per_minute": sc and sc.cuts_per_minute,
+        "category": c and c.category,
+        "category_confidence": c and c.confidence,
+        "tags": "; ".join(r.tag_names()),
+        "description": a and a.description,
         "sentiment": a and a.sentiment and a.sentiment.label,
         "user_fields": json.dumps(r.user_fields, ensure_ascii=False) if r.user_fields else "",
         "added_at": r.added_at,

@@ -46,7 +46,9 @@ def read_list(path: Path) -> list[InputItem]:
         fields = [f.strip() for f in (reader.fieldnames or [])]
         lower = {f.lower(): f for f in fields}
         if "url" not in lower:
-            raise ConfigError(f"{path}: CSV has no 'url' column (columns: {', '.join(fields) or 'none'}); add a header row with 'url'")
+            raise ConfigError(
+                f"{path}: CSV has no 'url' column (columns: {', '.join(fields) or 'none'}); add a header row with 'url'"
+            )
         key = lower["url"]
         items = []
         for row in reader:

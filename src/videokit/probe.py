@@ -22,8 +22,13 @@ def resolution_label(width: int | None, height: int | None) -> str | None:
         return None
     short, long = min(width, height), max(width, height)
     # Either side qualifies: 1920x800 scope footage is 1080p, 1080x1920 vertical is 1080p.
-    for label, min_short, min_long in (("4K", 2160, 3840), ("1440p", 1440, 2560), ("1080p", 1080, 1920),
-                                       ("720p", 720, 1280), ("480p", 480, 854)):
+    for label, min_short, min_long in (
+        ("4K", 2160, 3840),
+        ("1440p", 1440, 2560),
+        ("1080p", 1080, 1920),
+        ("720p", 720, 1280),
+        ("480p", 480, 854),
+    ):
         if short >= min_short or long >= min_long:
             return label
     return "SD"
@@ -92,7 +97,10 @@ def media_info(path: Path, data: dict[str, Any] | None = None) -> MediaInfo:
     if not videos:
         what = "audio-only file" if audios else "no video stream"
         raise InputError(f"{path}: not a video ({what}); give a video file")
-    v = max(videos, key=lambda s: (s.get("disposition", {}).get("default", 0), (s.get("width") or 0) * (s.get("height") or 0)))
+    v = max(
+        videos,
+        key=lambda s: (s.get("disposition", {}).get("default", 0), (s.get("width") or 0) * (s.get("height") or 0)),
+    )
     a = audios[0] if audios else {}
     rotation = _rotation(v)
     w, h = _num(v.get("width"), int), _num(v.get("height"), int)

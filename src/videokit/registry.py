@@ -48,7 +48,9 @@ class Registry(Generic[F]):
         self._load_entry_points()
         target = self._lazy.get(name)
         if target is None:
-            raise ConfigError(f"unknown {self.kind[:-1] if self.kind.endswith('s') else self.kind} {name!r}; choose one of: {', '.join(self.names())}")
+            raise ConfigError(
+                f"unknown {self.kind[:-1] if self.kind.endswith('s') else self.kind} {name!r}; choose one of: {', '.join(self.names())}"
+            )
         module, _, attr = target.partition(":")
         obj = getattr(import_module(module), attr)
         self._factories[name] = obj

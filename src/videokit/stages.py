@@ -73,8 +73,12 @@ class IdentifyStage(Stage):
         old_path = Path(existing.file.path) if existing.file else None
         new_path = Path(record.file.path) if record.file else None
         if (
-            old_path and new_path and old_path != new_path and old_path.exists()
-            and new.kind != "file" and _inside(new_path, ctx.config.download_dir)
+            old_path
+            and new_path
+            and old_path != new_path
+            and old_path.exists()
+            and new.kind != "file"
+            and _inside(new_path, ctx.config.download_dir)
         ):
             os.unlink(new_path)
             record.file = existing.file

@@ -62,7 +62,12 @@ class _Group(click.Group):
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="videokit")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="config.ini to use (default ./config.ini or $VIDEOKIT_CONFIG).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="config.ini to use (default ./config.ini or $VIDEOKIT_CONFIG).",
+)
 @click.option("--library", type=click.Path(file_okay=False), help="Library folder (default from config).")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), help="stderr log level.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")

@@ -44,45 +44,73 @@ def skip_option(f: Any) -> Any:
     """``--skip STAGE`` (repeatable), for every command that runs the pipeline."""
     from videokit.api import OPTIONAL_STAGES
 
-    return click.option("--skip", multiple=True, type=click.Choice(sorted(OPTIONAL_STAGES)),
-                        help="Skip an optional stage. Repeatable.")(f)
+    return click.option(
+        "--skip", multiple=True, type=click.Choice(sorted(OPTIONAL_STAGES)), help="Skip an optional stage. Repeatable."
+    )(f)
 
 
 @click.command()
 @click.argument("inputs", nargs=-1)
-@click.option("--from", "from_files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="A .txt (one input per line) or .csv (url column + user fields) list. Repeatable.")
+@click.option(
+    "--from",
+    "from_files",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A .txt (one input per line) or .csv (url column + user fields) list. Repeatable.",
+)
 @click.option("--workers", type=click.IntRange(min=1), help="Videos processed in parallel ([Concurrency] MaxWorkers).")
 @click.option("--threshold", type=float, help="Scene cut threshold ([SceneDetection] DefaultThreshold).")
 @click.option("--analyzer", help="Analysis backend: builtin, qwen, api, none ([QwenVL] Backend).")
 @click.option("--ask", "questions", multiple=True, help="A targeted question for the analyzer. Repeatable.")
 @click.option("--per-scene", is_flag=True, default=None, help="Also describe each scene ([QwenVL] PerScene).")
 @click.option("--use-vpc", is_flag=True, default=None, help="Use [QwenVL] VpcEndpoint for the api backend.")
-@click.option("--rules", "rules_file", type=click.Path(dir_okay=False), help="custom_tags.json ([Rules] CustomTagRules).")
+@click.option(
+    "--rules", "rules_file", type=click.Path(dir_okay=False), help="custom_tags.json ([Rules] CustomTagRules)."
+)
 @click.option("--refresh", is_flag=True, help="Ignore cached analysis results.")
 @skip_option
 @click.pass_obj
-def run(state: Any, inputs: tuple[str, ...], from_files: tuple[Path, ...], workers: int | None, threshold: float | None,
-        analyzer: str | None, questions: tuple[str, ...], per_scene: bool | None, use_vpc: bool | None,
-        rules_file: str | None, refresh: bool, skip: tuple[str, ...]) -> None:
+def run(
+    state: Any,
+    inputs: tuple[str, ...],
+    from_files: tuple[Path, ...],
+    workers: int | None,
+    threshold: float | None,
+    analyzer: str | None,
+    questions: tuple[str, ...],
+    per_scene: bool | None,
+    use_vpc: bool | None,
+    rules_file: str | None,
+    refresh: bool,
+    skip: tuple[str, ...],
+) -> None:
     """Process INPUTS (files, folders, video URLs, page URLs) into the library."""
     from videokit import api
 
     if not inputs and not from_files:
         raise click.UsageError("give at least one input (file, folder, URL) or --from FILE")
-    cfg = state.config({
-        ("Concurrency", "MaxWorkers"): workers,
-        ("SceneDetection", "DefaultThreshold"): threshold,
-        ("QwenVL", "Backend"): analyzer,
-        ("QwenVL", "Questions"): list(questions) if questions else None,
-        ("QwenVL", "PerScene"): per_scene,
-        ("QwenVL", "UseVpc"): use_vpc,
-        ("Rules", "CustomTagRules"): str(Path(rules_file).resolve()) if rules_file else None,
-    })
+    cfg = state.config(
+        {
+            ("Concurrency", "MaxWorkers"): workers,
+            ("SceneDetection", "DefaultThreshold"): threshold,
+            ("QwenVL", "Backend"): analyzer,
+            ("QwenVL", "Questions"): list(questions) if questions else None,
+            ("QwenVL", "PerScene"): per_scene,
+            ("QwenVL", "UseVpc"): use_vpc,
+            ("Rules", "CustomTagRules"): str(Path(rules_file).resolve()) if rules_file else None,
+        }
+    )
     with RunProgress(quiet=state.quiet) as progress:
-        result = api.run(list(inputs), cfg, from_files=list(from_files), skip=skip,
-                         on_record=progress.record_done, on_progress=progress.download,
-                         on_items=progress.set_total, extras={"refresh": refresh})
+        result = api.run(
+            list(inputs),
+            cfg,
+            from_files=list(from_files),
+            skip=skip,
+            on_record=progress.record_done,
+            on_progress=progress.download,
+            on_items=progress.set_total,
+            extras={"refresh": refresh},
+        )
     ok = [r for r in result.records if not r.errors]
     click.echo(f"processed {len(ok)} of {len(result.records)} inputs into {cfg.library}", err=True)
     if result.failures:
@@ -115,11 +143,15 @@ def probe(state: Any, file: Path) -> None:
 
 
 def _filters(f: Any) -> Any:
-    f = click.option("--tag", "tags", multiple=True, help="Has this tag (case-insensitive). Repeatable: all must match.")(f)
+    f = click.option(
+        "--tag", "tags", multiple=True, help="Has this tag (case-insensitive). Repeatable: all must match."
+    )(f)
     f = click.option("--category", help="In this category.")(f)
     f = click.option("--min-duration", type=float, help="Seconds.")(f)
     f = click.option("--max-duration", type=float, help="Seconds.")(f)
-    f = click.option("--resolution", type=click.Choice(RESOLUTION_ORDER, case_sensitive=False), help="Resolution label.")(f)
+    f = click.option(
+        "--resolution", type=click.Choice(RESOLUTION_ORDER, case_sensitive=False), help="Resolution label."
+    )(f)
     f = click.option("--min-height", type=int, help="Minimum height in pixels.")(f)
     f = click.option("--max-height", type=int, help="Maximum height in pixels.")(f)
     f = click.option("--codec", help="Video codec, e.g. h264.")(f)
@@ -134,12 +166,22 @@ def _filters(f: Any) -> Any:
 
 def build_query(text: str | None, kw: dict[str, Any], limit: int | None = None) -> Query:
     return Query(
-        text=text, tags=list(kw.get("tags") or []), category=kw.get("category"),
-        min_duration=kw.get("min_duration"), max_duration=kw.get("max_duration"),
-        resolution=kw.get("resolution"), min_height=kw.get("min_height"), max_height=kw.get("max_height"),
-        codec=kw.get("codec"), has_audio=kw.get("has_audio"), domain=kw.get("domain"),
-        added_after=kw.get("added_after"), added_before=kw.get("added_before"),
-        min_scenes=kw.get("min_scenes"), max_scenes=kw.get("max_scenes"), limit=limit,
+        text=text,
+        tags=list(kw.get("tags") or []),
+        category=kw.get("category"),
+        min_duration=kw.get("min_duration"),
+        max_duration=kw.get("max_duration"),
+        resolution=kw.get("resolution"),
+        min_height=kw.get("min_height"),
+        max_height=kw.get("max_height"),
+        codec=kw.get("codec"),
+        has_audio=kw.get("has_audio"),
+        domain=kw.get("domain"),
+        added_after=kw.get("added_after"),
+        added_before=kw.get("added_before"),
+        min_scenes=kw.get("min_scenes"),
+        max_scenes=kw.get("max_scenes"),
+        limit=limit,
     )
 
 
@@ -180,8 +222,16 @@ def search(state: Any, text: str | None, limit: int | None, as_json: bool, **kw:
     rows = []
     for r in records:
         s = summary(r)
-        rows.append([r.id[:12], s["title"], f"{s['duration']:.1f}s" if s["duration"] else "-",
-                     s["resolution"] or "-", s["category"] or "-", ", ".join(s["tags"])])
+        rows.append(
+            [
+                r.id[:12],
+                s["title"],
+                f"{s['duration']:.1f}s" if s["duration"] else "-",
+                s["resolution"] or "-",
+                s["category"] or "-",
+                ", ".join(s["tags"]),
+            ]
+        )
     header = ["id", "title", "duration", "resolution", "category", "tags"]
     if not sys.stdout.isatty():  # plain tab-separated lines for pipes and scripts
         for row in [header, *rows]:

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import uuid
@@ -178,15 +179,30 @@ def _attach_pictures(
     _replace_dir(tmp, out_dir)
 
 
-def _replace_dir(tmp: Path, out_dir: Path) -> None:
-    """Swap the finished folder in; an older one is removed only after the swap."""
-    old = None
-    if out_dir.exists():
-        old = out_dir.with_name(f".{out_dir.name}.old-{uuid.uuid4().hex[:8]}")
-        os.replace(out_dir, old)
-    os.replace(tmp, out_dir)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+def _replace_dir(tmp: Path, out_dir: Path, attempts: int = 50) -> None:
+    """Swap the finished folder in whole; an older one is moved aside first and removed after.
+
+    Two workers may finish the same content at once (one video at two URLs): whoever renames
+    last wins, and a folder the other put there in between is moved aside again, never merged."""
+    olds = []
+    try:
+        for _ in range(attempts):
+            try:
+                os.replace(tmp, out_dir)
+                return
+            except OSError as e:
+                if e.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.EISDIR):
+                    raise
+            old = out_dir.with_name(f".{out_dir.name}.old-{uuid.uuid4().hex[:8]}")
+            try:
+                os.replace(out_dir, old)
+                olds.append(old)
+            except FileNotFoundError:  # another worker moved it aside first
+                pass
+        raise OSError(f"{out_dir}: could not replace it: other processes kept writing it")
+    finally:
+        for old in olds:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _clock(t: float) -> str:

@@ -121,7 +121,9 @@ class SQLiteStore(Store):
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
-                self._db.execute(f"INSERT INTO videos ({cols}) VALUES ({marks}) ON CONFLICT(id) DO UPDATE SET {updates}", row)
+                self._db.execute(
+                    f"INSERT INTO videos ({cols}) VALUES ({marks}) ON CONFLICT(id) DO UPDATE SET {updates}", row
+                )
                 self._db.execute("DELETE FROM video_tags WHERE video_id=?", (record.id,))
                 self._db.executemany(
                     "INSERT OR IGNORE INTO video_tags (video_id, name) VALUES (?, ?)",
@@ -156,7 +158,9 @@ class SQLiteStore(Store):
         with self._lock:
             row = self._db.execute("SELECT record FROM videos WHERE id=?", (id,)).fetchone()
             if row is None and len(id) >= 6 and re.fullmatch(r"[0-9a-fA-F]+", id):
-                rows = self._db.execute("SELECT record FROM videos WHERE id LIKE ? LIMIT 2", (id.lower() + "%",)).fetchall()
+                rows = self._db.execute(
+                    "SELECT record FROM videos WHERE id LIKE ? LIMIT 2", (id.lower() + "%",)
+                ).fetchall()
                 row = rows[0] if len(rows) == 1 else None
         return Record.from_json(row["record"]) if row else None
 
@@ -209,7 +213,9 @@ class SQLiteStore(Store):
             args.append(1 if q.has_audio else 0)
         if q.domain:
             d = q.domain.lower().strip(".")
-            where.append("EXISTS (SELECT 1 FROM video_sources s WHERE s.video_id=v.id AND (s.domain=? OR s.domain LIKE ?))")
+            where.append(
+                "EXISTS (SELECT 1 FROM video_sources s WHERE s.video_id=v.id AND (s.domain=? OR s.domain LIKE ?))"
+            )
             args += [d, "%." + d]
         if q.ids is not None:
             where.append(f"v.id IN ({','.join('?' * len(q.ids)) or 'NULL'})")
@@ -276,8 +282,11 @@ def fts_query(text: str) -> str:
 
 
 def _split_sql(sql: str) -> list[str]:
-    return [s.strip() for s in sql.split(";\n") if s.strip() and not all(
-        line.strip().startswith("--") or not line.strip() for line in s.strip().splitlines())]
+    return [
+        s.strip()
+        for s in sql.split(";\n")
+        if s.strip() and not all(line.strip().startswith("--") or not line.strip() for line in s.strip().splitlines())
+    ]
 
 
 def open_sqlite(config: Config) -> SQLiteStore:
