@@ -488,7 +488,8 @@ def _unescape(v: Any) -> Any:
 
 # -- URIs ---------------------------------------------------------------------------------
 def hosts_of(uri: str) -> str:
-    """``mongodb://<user>:<password>@h1:27017,h2/db?x`` → ``h1:27017,h2`` (never the credentials)."""
+    """The host list of a MongoDB URI, e.g. ``h1:27017,h2`` for a URI naming those two hosts;
+    any user info before the ``@`` is dropped, so the result never holds credentials."""
     rest = uri.split("://", 1)[-1]
     authority = re.split(r"[/?]", rest.rpartition("@")[2] if "@" in rest.split("/")[0] else rest, maxsplit=1)[0]
     return authority or "localhost"
