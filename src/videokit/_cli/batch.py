@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from videokit._cli.core import skip_option
+from videokit._cli.core import from_option, skip_option
 from videokit.errors import ConfigError, StoreError, UsageError
 from videokit.ledger import LEDGER_NAME, STATUSES, Ledger
 
@@ -171,13 +171,7 @@ def worker(state: Any, queues: str, concurrency: int | None) -> None:
 
 @click.command()
 @click.argument("inputs", nargs=-1)
-@click.option(
-    "--from",
-    "from_files",
-    multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="A .txt or .csv input list. Repeatable.",
-)
+@from_option
 @click.option("--priority", type=click.Choice(PRIORITY_CHOICES), default="normal", show_default=True)
 @skip_option
 @click.pass_obj

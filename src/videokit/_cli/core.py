@@ -40,6 +40,17 @@ def _atomic_write(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
+def from_option(f: Any) -> Any:
+    """``--from FILE`` (repeatable), for every command that takes inputs."""
+    return click.option(
+        "--from",
+        "from_files",
+        multiple=True,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="A .txt (one input per line) or .csv (url column + user fields) list. Repeatable.",
+    )(f)
+
+
 def skip_option(f: Any) -> Any:
     """``--skip STAGE`` (repeatable), for every command that runs the pipeline."""
     from videokit.api import OPTIONAL_STAGES
@@ -51,13 +62,7 @@ def skip_option(f: Any) -> Any:
 
 @click.command()
 @click.argument("inputs", nargs=-1)
-@click.option(
-    "--from",
-    "from_files",
-    multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="A .txt (one input per line) or .csv (url column + user fields) list. Repeatable.",
-)
+@from_option
 @click.option("--workers", type=click.IntRange(min=1), help="Videos processed in parallel ([Concurrency] MaxWorkers).")
 @click.option("--threshold", type=float, help="Scene cut threshold ([SceneDetection] DefaultThreshold).")
 @click.option("--analyzer", help="Analysis backend: builtin, qwen, api, none ([QwenVL] Backend).")
