@@ -8,13 +8,17 @@ naming the file, section and key.
 from __future__ import annotations
 
 import configparser
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from videokit.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 
 def _bool(v: str) -> bool:
@@ -58,74 +62,114 @@ def _nonneg_float(v: str) -> float:
 
 @dataclass(frozen=True, slots=True)
 class Option:
+    """One setting: its default (as written in config.ini), parser and help text.
+
+    ``affects_results`` says whether changing it can change what a record says: it feeds the
+    ledger's settings hash (an input done with other result-changing settings runs again).
+    Where files go, how to download, how many workers... are declared ``affects_results=False``."""
+
     default: str
     parse: Callable[[str], Any]
     help: str
     secret: bool = False
+    affects_results: bool = True
+
+
+def _neutral(default: str, parse: Callable[[str], Any], help: str, secret: bool = False) -> Option:
+    """A setting that never changes what a record says."""
+    return Option(default, parse, help, secret, affects_results=False)
+
+
+def _registered(kind: str, *extra: str) -> Callable[[str], str]:
+    """A component name registered under the entry-point group ``videokit.<kind>``."""
+
+    def parse(v: str) -> str:
+        from videokit.registry import registry
+
+        s = v.strip().lower()
+        names = [*registry(kind).names(), *extra]
+        if s not in names:
+            raise ValueError(f"expected one of {', '.join(names)}, got {v!r}")
+        return s
+
+    return parse
 
 
 # Every setting videokit knows. ``videokit init`` writes this, commented.
 SCHEMA: dict[str, dict[str, Option]] = {
     "Library": {
-        "Location": Option("videokit-library", str, "Library folder: SQLite file, downloads, thumbnails."),
-        "Store": Option("sqlite", _choice("sqlite", "mongodb"), "Where records live: sqlite (embedded) or mongodb."),
+        "Location": _neutral("videokit-library", str, "Library folder: SQLite file, downloads, thumbnails."),
+        "Store": _neutral(
+            "sqlite",
+            _registered("stores"),
+            "Where records live: sqlite (embedded), mongodb, or a plug-in store's name.",
+        ),
     },
     "Paths": {
-        "DownloadDirectory": Option("", str, "Downloaded videos (default: <library>/downloads)."),
-        "ProcessedDirectory": Option("", str, "Thumbnails, contact sheets, frames (default: <library>/processed)."),
+        "DownloadDirectory": _neutral("", str, "Downloaded videos (default: <library>/downloads)."),
+        "ProcessedDirectory": _neutral("", str, "Thumbnails, contact sheets, frames (default: <library>/processed)."),
     },
     "Download": {
-        "MaxSizeMB": Option("4096", _nonneg_float, "Largest file accepted, even if Content-Length lies."),
-        "ConnectTimeout": Option("10", _nonneg_float, "Seconds to connect."),
-        "ReadTimeout": Option("30", _nonneg_float, "Seconds without a byte before giving up on a read."),
-        "Retries": Option("5", int, "Retries on connection errors, timeouts, 408/429/5xx."),
-        "BackoffBase": Option("0.5", _nonneg_float, "First retry delay in seconds (doubles, with jitter)."),
-        "BackoffMax": Option("30", _nonneg_float, "Longest delay between retries, seconds."),
-        "UserAgent": Option("videokit", str, "User-Agent header."),
+        "MaxSizeMB": _neutral("4096", _nonneg_float, "Largest file accepted, even if Content-Length lies."),
+        "ConnectTimeout": _neutral("10", _nonneg_float, "Seconds to connect."),
+        "ReadTimeout": _neutral("30", _nonneg_float, "Seconds without a byte before giving up on a read."),
+        "Retries": _neutral("5", int, "Retries on connection errors, timeouts, 408/429/5xx."),
+        "BackoffBase": _neutral("0.5", _nonneg_float, "First retry delay in seconds (doubles, with jitter)."),
+        "BackoffMax": _neutral("30", _nonneg_float, "Longest delay between retries, seconds."),
+        "UserAgent": _neutral("videokit", str, "User-Agent header."),
     },
     "MongoDB": {
-        "URI": Option("", str, "mongodb:// or mongodb+srv:// URI; better set VIDEOKIT_MONGODB_URI.", secret=True),
-        "DatabaseName": Option("videokit", str, "Database name."),
-        "CollectionName": Option("videos", str, "Collection for video records."),
-        "StoreVideos": Option("false", _bool, "Also store the video files in GridFS."),
+        "URI": _neutral("", str, "mongodb:// or mongodb+srv:// URI; better set VIDEOKIT_MONGODB_URI.", secret=True),
+        "DatabaseName": _neutral("videokit", str, "Database name."),
+        "CollectionName": _neutral("videos", str, "Collection for video records."),
+        "StoreVideos": _neutral("false", _bool, "Also store the video files in GridFS."),
     },
     "Concurrency": {
-        "MaxWorkers": Option("1", _positive_int, "Videos processed in parallel."),
+        "MaxWorkers": _neutral("1", _positive_int, "Videos processed in parallel."),
     },
     "Celery": {
-        "BrokerURL": Option("redis://127.0.0.1:6379/0", str, "Redis broker for distributed mode.", secret=True),
-        "MaxAttempts": Option("3", _positive_int, "Attempts before an input is marked failed."),
-        "VisibilityTimeout": Option(
+        "BrokerURL": _neutral("redis://127.0.0.1:6379/0", str, "Redis broker for distributed mode.", secret=True),
+        "MaxAttempts": _neutral("3", _positive_int, "Attempts before an input is marked failed."),
+        "VisibilityTimeout": _neutral(
             "3600",
             _positive_int,
             "Seconds before a task held by a lost worker goes to another worker; must exceed the longest task.",
         ),
     },
+    "Analysis": {
+        "Backend": Option(
+            "builtin",
+            _registered("analyzers", "none"),
+            "Analyzer: builtin (CPU, no model), qwen (transformers), api (OpenAI-compatible server), "
+            "a plug-in analyzer's name, or none.",
+        ),
+        "Questions": Option("", _list, "Targeted questions, separated by '|' or newlines."),
+        "PerScene": Option("false", _bool, "Also describe each scene."),
+        "MaxFrames": Option("8", _positive_int, "Frames per request."),
+    },
     "QwenVL": {
-        "Backend": Option("builtin", str, "Analyzer: builtin (CPU, no model), qwen (transformers), api, none."),
         "Model": Option("Qwen/Qwen2-VL-2B-Instruct", str, "Hub id or local folder for the qwen backend."),
-        "ModelDir": Option("", str, "Cache folder for model weights."),
-        "Device": Option("auto", str, "auto, cpu, cuda, cuda:0..."),
-        "PublicEndpoint": Option("", str, "OpenAI-compatible base URL (e.g. http://host:8000/v1)."),
-        "VpcEndpoint": Option("", str, "VPC base URL, used with UseVpc / --use-vpc."),
-        "UseVpc": Option("false", _bool, "Use VpcEndpoint instead of PublicEndpoint."),
+        "ModelDir": _neutral("", str, "Cache folder for model weights."),
+        "Device": _neutral("auto", str, "auto, cpu, cuda, cuda:0..."),
+        "PublicEndpoint": _neutral("", str, "OpenAI-compatible base URL (e.g. http://host:8000/v1)."),
+        "VpcEndpoint": _neutral("", str, "VPC base URL, used with UseVpc / --use-vpc."),
+        "UseVpc": _neutral("false", _bool, "Use VpcEndpoint instead of PublicEndpoint."),
         "ApiModel": Option("qwen-vl-max", str, "Model name sent to the api backend."),
-        "ApiKeyEnv": Option("DASHSCOPE_API_KEY", str, "Name of the environment variable holding the API key."),
-        "Timeout": Option("120", _nonneg_float, "Seconds per API request."),
-        "Retries": Option("4", int, "API retries on 429/5xx/timeouts."),
-        "MaxConcurrentRequests": Option("4", _positive_int, "Concurrent API requests."),
+        "ApiKeyEnv": _neutral("DASHSCOPE_API_KEY", str, "Name of the environment variable holding the API key."),
+        "Timeout": _neutral("120", _nonneg_float, "Seconds per API request."),
+        "Retries": _neutral("4", int, "API retries on 429/5xx/timeouts."),
+        "MaxConcurrentRequests": _neutral("4", _positive_int, "Concurrent API requests."),
         "DefaultInstruction": Option(
             "Describe this video in detail: the setting, people, objects, actions and mood.",
             str,
             "Instruction given to the model.",
         ),
-        "Questions": Option("", _list, "Targeted questions, separated by '|' or newlines."),
-        "PerScene": Option("false", _bool, "Also describe each scene."),
-        "MaxFrames": Option("8", _positive_int, "Frames per request."),
         "MinPixels": Option("3136", _positive_int, "Min pixels per frame for the model."),
         "MaxPixels": Option("50176", _positive_int, "Max pixels per frame for the model."),
         "MaxNewTokens": Option("512", _positive_int, "Generation length."),
-        "BatchSize": Option("4", _positive_int, "qwen: videos/scenes per generate call (halved on GPU out-of-memory)."),
+        "BatchSize": _neutral(
+            "4", _positive_int, "qwen: videos/scenes per generate call (halved on GPU out-of-memory)."
+        ),
     },
     "SceneDetection": {
         "DefaultThreshold": Option("27", _nonneg_float, "Hard-cut threshold (0-255 scale of frame difference)."),
@@ -133,7 +177,7 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "Mode": Option("adaptive", _choice("adaptive", "content"), "adaptive (robust to motion/flashes) or content."),
         "Gradual": Option("true", _bool, "Detect dissolves, fades and wipes."),
         "ThumbnailWidth": Option("320", _positive_int, "Thumbnail width in pixels."),
-        "ThumbnailFormat": Option("jpeg", _choice("jpeg", "webp"), "jpeg or webp."),
+        "ThumbnailFormat": _neutral("jpeg", _choice("jpeg", "webp"), "jpeg or webp."),
         "FrameBudget": Option("16", _positive_int, "Most analysis frames sampled per video."),
         "FrameWidth": Option("448", _positive_int, "Width of sampled analysis frames."),
         "Fast": Option(
@@ -147,10 +191,59 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "PriorityKeywords": Option("", str, "Path to priority_keywords.json."),
     },
     "Logging": {
-        "LogFile": Option("", str, "Rotating log file (default: <library>/videokit.log)."),
-        "Level": Option("warning", _choice("debug", "info", "warning", "error"), "stderr log level."),
+        "LogFile": _neutral("", str, "Rotating log file (default: <library>/videokit.log)."),
+        "Level": _neutral("warning", _choice("debug", "info", "warning", "error"), "stderr log level."),
     },
 }
+
+
+# Keys that moved to another section: old files and variables still work, with a warning.
+MOVED: dict[tuple[str, str], tuple[str, str]] = {
+    ("QwenVL", "Backend"): ("Analysis", "Backend"),
+    ("QwenVL", "Questions"): ("Analysis", "Questions"),
+    ("QwenVL", "PerScene"): ("Analysis", "PerScene"),
+    ("QwenVL", "MaxFrames"): ("Analysis", "MaxFrames"),
+}
+
+
+def schema() -> dict[str, dict[str, Option]]:
+    """Every known section: the built-in :data:`SCHEMA` plus the sections plug-ins declare.
+
+    A plug-in component (analyzer, stage, store, exporter) declares its own section with the
+    class attributes ``settings_section = "Name"`` and ``settings = {"Key": Option(...)}``."""
+    from videokit.registry import KINDS, registry
+
+    out = dict(SCHEMA)
+    for kind in KINDS:
+        reg = registry(kind)
+        for name in reg.third_party():
+            component = reg.get(name)
+            section = getattr(component, "settings_section", None)
+            settings = getattr(component, "settings", None)
+            if not section or not isinstance(settings, dict):
+                continue
+            if section in SCHEMA:
+                raise ConfigError(
+                    f"plug-in {reg.singular} {name!r} declares the settings section [{section}], "
+                    "which is videokit's own; rename the plug-in's section"
+                )
+            bad = [k for k, v in settings.items() if not isinstance(v, Option)]
+            if bad:
+                raise ConfigError(
+                    f"plug-in {reg.singular} {name!r}: setting(s) {', '.join(bad)} of [{section}] "
+                    "must be videokit.config.Option"
+                )
+            out[section] = {**out.get(section, {}), **settings}
+    return out
+
+
+def _moved(section: str, key: str, where: str) -> tuple[str, str]:
+    """The current place of a setting, warning once when the old place was used."""
+    new = MOVED.get((section, key))
+    if new is None:
+        return section, key
+    log.warning("%s: [%s] %s is deprecated; set it as [%s] %s", where, section, key, *new)
+    return new
 
 
 def env_name(section: str, key: str) -> str:
@@ -166,18 +259,33 @@ class Config:
     file: Path | None = None
 
     def get(self, section: str, key: str) -> Any:
+        section, key = MOVED.get((section, key), (section, key))
         try:
             return self.values[(section, key)]
         except KeyError:
             raise KeyError(f"unknown setting [{section}] {key}") from None
 
+    def section(self, name: str) -> MappingProxyType[str, Any]:
+        """The parsed settings of one section, read-only (how a plug-in reads its own)."""
+        found = {k: v for (s, k), v in self.values.items() if s == name}
+        if not found:
+            raise KeyError(f"unknown section [{name}]")
+        return MappingProxyType(found)
+
+    def affects_results(self, section: str, key: str) -> bool:
+        """Whether the setting can change what a record says (declared on its Option)."""
+        opt = schema().get(section, {}).get(key)
+        return opt.affects_results if opt is not None else True
+
     def with_overrides(self, overrides: dict[tuple[str, str], Any]) -> Config:
         values = dict(self.values)
         origins = dict(self.origins)
+        known = schema()
         for (section, key), value in overrides.items():
             if value is None:
                 continue
-            opt = _option(section, key, "command line")
+            section, key = _moved(section, key, "command line")
+            opt = _option(known, section, key, "command line")
             if isinstance(value, str):
                 value = _parse(opt, value, "command line", section, key)
             values[(section, key)] = value
@@ -211,12 +319,12 @@ class Config:
         return Path(os.path.expanduser(v)).resolve() if v else None
 
 
-def _option(section: str, key: str, where: str) -> Option:
-    if section not in SCHEMA:
-        raise ConfigError(f"{where}: unknown section [{section}]; known: {', '.join(SCHEMA)}")
-    if key not in SCHEMA[section]:
-        raise ConfigError(f"{where}: unknown key {key!r} in [{section}]; known: {', '.join(SCHEMA[section])}")
-    return SCHEMA[section][key]
+def _option(known: dict[str, dict[str, Option]], section: str, key: str, where: str) -> Option:
+    if section not in known:
+        raise ConfigError(f"{where}: unknown section [{section}]; known: {', '.join(known)}")
+    if key not in known[section]:
+        raise ConfigError(f"{where}: unknown key {key!r} in [{section}]; known: {', '.join(known[section])}")
+    return known[section][key]
 
 
 def _parse(opt: Option, raw: str, where: str, section: str, key: str) -> Any:
@@ -236,50 +344,26 @@ def load_config(
     env = dict(os.environ if env is None else env)
     explicit = path is not None or "VIDEOKIT_CONFIG" in env
     file = Path(path or env.get("VIDEOKIT_CONFIG") or "config.ini")
+    known = schema()
     values: dict[tuple[str, str], Any] = {}
     origins: dict[tuple[str, str], str] = {}
-    for section, opts in SCHEMA.items():
+    for section, opts in known.items():
         for key, opt in opts.items():
             values[(section, key)] = opt.parse(opt.default)
             origins[(section, key)] = "default"
 
     used_file: Path | None = None
     if file.exists() or explicit:
-        where = str(file)
-        parser = configparser.ConfigParser(interpolation=None)
-        parser.optionxform = str  # type: ignore[assignment,method-assign]
-        try:
-            with open(file, encoding="utf-8") as fh:
-                parser.read_file(fh)
-        except FileNotFoundError:
-            raise ConfigError(f"{where}: config file not found; run 'videokit init' to create one") from None
-        except (OSError, UnicodeDecodeError) as e:
-            raise ConfigError(f"{where}: cannot read config file: {e}") from None
-        except configparser.Error as e:
-            msg = str(e).splitlines()[0]
-            raise ConfigError(f"{where}: not a valid ini file: {msg}") from None
-        lower = {s.lower(): s for s in SCHEMA}
-        for section in parser.sections():
-            canon = lower.get(section.lower())
-            if canon is None:
-                raise ConfigError(f"{where}: unknown section [{section}]; known: {', '.join(SCHEMA)}")
-            keys = {k.lower(): k for k in SCHEMA[canon]}
-            for raw_key, raw in parser.items(section):
-                key = keys.get(raw_key.lower())
-                if key is None:
-                    raise ConfigError(
-                        f"{where}: unknown key {raw_key!r} in [{section}]; known: {', '.join(SCHEMA[canon])}"
-                    )
-                values[(canon, key)] = _parse(SCHEMA[canon][key], raw, where, canon, key)
-                origins[(canon, key)] = "file"
-        used_file = file.resolve()
-        # Relative paths in the file are relative to the file's folder.
-        for section, key in _PATH_KEYS:
-            v = values[(section, key)]
-            if origins[(section, key)] == "file" and v and not os.path.isabs(os.path.expanduser(v)):
-                values[(section, key)] = str(used_file.parent / v)
+        used_file = _read_file(file, known, values, origins)
 
-    for section, opts in SCHEMA.items():
+    old_names = {env_name(*old): old for old in MOVED}
+    for name, raw in env.items():
+        if name in old_names:
+            section, key = _moved(*old_names[name], f"environment {name}")
+            if env_name(section, key) not in env:
+                values[(section, key)] = _parse(known[section][key], raw, f"environment {name}", section, key)
+                origins[(section, key)] = "env"
+    for section, opts in known.items():
         for key, opt in opts.items():
             name = env_name(section, key)
             if name in env:
@@ -289,6 +373,53 @@ def load_config(
     if overrides:
         cfg = cfg.with_overrides(overrides)
     return cfg
+
+
+def _read_file(
+    file: Path,
+    known: dict[str, dict[str, Option]],
+    values: dict[tuple[str, str], Any],
+    origins: dict[tuple[str, str], str],
+) -> Path:
+    where = str(file)
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    try:
+        with open(file, encoding="utf-8") as fh:
+            parser.read_file(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{where}: config file not found; run 'videokit init' to create one") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{where}: cannot read config file: {e}") from None
+    except configparser.Error as e:
+        msg = str(e).splitlines()[0]
+        raise ConfigError(f"{where}: not a valid ini file: {msg}") from None
+    lower = {s.lower(): s for s in known}
+    moved = {(s.lower(), k.lower()): (s, k) for s, k in MOVED}
+    for section in parser.sections():
+        canon = lower.get(section.lower())
+        if canon is None:
+            raise ConfigError(f"{where}: unknown section [{section}]; known: {', '.join(known)}")
+        keys = {k.lower(): k for k in known[canon]}
+        for raw_key, raw in parser.items(section):
+            place: tuple[str, str] | None = None
+            if raw_key.lower() in keys:
+                place = (canon, keys[raw_key.lower()])
+            elif (canon.lower(), raw_key.lower()) in moved:
+                place = _moved(*moved[(canon.lower(), raw_key.lower())], where)
+                if parser.has_option(place[0], place[1]):
+                    continue  # the new place is set too and wins
+            if place is None:
+                raise ConfigError(f"{where}: unknown key {raw_key!r} in [{section}]; known: {', '.join(known[canon])}")
+            values[place] = _parse(known[place[0]][place[1]], raw, where, *place)
+            origins[place] = "file"
+    used = file.resolve()
+    # Relative paths in the file are relative to the file's folder.
+    for section, key in _PATH_KEYS:
+        v = values[(section, key)]
+        if origins[(section, key)] == "file" and v and not os.path.isabs(os.path.expanduser(v)):
+            values[(section, key)] = str(used.parent / v)
+    return used
 
 
 _PATH_KEYS = [
@@ -306,7 +437,7 @@ _PATH_KEYS = [
 def render_ini() -> str:
     """A commented config.ini with every setting at its default."""
     lines = ["# videokit configuration. Every key can be overridden by VIDEOKIT_<SECTION>_<KEY>.", ""]
-    for section, opts in SCHEMA.items():
+    for section, opts in schema().items():
         lines.append(f"[{section}]")
         for key, opt in opts.items():
             lines.append(f"# {opt.help}")

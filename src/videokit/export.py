@@ -1,4 +1,4 @@
-"""Exporters: json (one file per video plus an index), jsonl, csv. Registered by name."""
+"""Exporters: json (one file per video plus an index), jsonl, csv. Registered by name (entry points)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from videokit.record import Record
-from videokit.registry import Registry
+from videokit.registry import Registry, registry
 
-exporters: Registry[Callable[[Iterable[Record], Path], int]] = Registry("exporters")
+# An exporter is ``(records, out) -> count``; built-ins and plug-ins register as entry points
+# (group ``videokit.exporters``) and are chosen by ``videokit export --format NAME``.
+exporters: Registry[Callable[[Iterable[Record], Path], int]] = registry("exporters")
 
 CSV_COLUMNS = [
     "id",
@@ -45,7 +47,6 @@ def _slug(text: str, max_len: int = 60) -> str:
     return (s[:max_len] or "video").rstrip("_")
 
 
-@exporters.register("json")
 def export_json(records: Iterable[Record], out: Path) -> int:
     """One ``<title>_<id8>.json`` per video, as in the original design, plus ``index.json``."""
     out.mkdir(parents=True, exist_ok=True)
@@ -70,7 +71,6 @@ def export_json(records: Iterable[Record], out: Path) -> int:
     return len(index)
 
 
-@exporters.register("jsonl")
 def export_jsonl(records: Iterable[Record], out: Path) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
@@ -111,7 +111,6 @@ def csv_row(r: Record) -> dict[str, object]:
     }
 
 
-@exporters.register("csv")
 def export_csv(records: Iterable[Record], out: Path) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")

@@ -192,6 +192,8 @@ class Record:
     timings: dict[str, float] = field(default_factory=dict)
     added_at: str = field(default_factory=utcnow)
     updated_at: str = field(default_factory=utcnow)
+    # what plug-in stages add: one JSON-serialisable value per stage name
+    extra: dict[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     # -- convenience -------------------------------------------------------------------

@@ -2,33 +2,38 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from videokit.errors import InputError
+from videokit.hashing import sha256_file
 from videokit.inputs import check_local
 from videokit.pipeline import Context, Stage
 from videokit.probe import media_info
 from videokit.record import FileInfo, Record, Source
+from videokit.store.merge import merge_stored
 
 log = logging.getLogger(__name__)
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 class FetchStage(Stage):
     """Local files are hashed in place; URLs are downloaded into the library."""
 
     name = "fetch"
+    provides = frozenset({"file", "id"})
+    resources = frozenset({"io"})
+
+    def done(self, record: Record) -> bool:
+        """Fetched by an earlier run, and the file is still there, whole."""
+        f = record.file
+        return (
+            "fetch" in record.timings
+            and f is not None
+            and Path(f.path).is_file()
+            and Path(f.path).stat().st_size == f.size
+        )
 
     def process(self, record: Record, ctx: Context) -> None:
         src = record.sources[-1]
@@ -55,6 +60,10 @@ class IdentifyStage(Stage):
     """Same content from another URL or path: one record listing every source."""
 
     name = "identify"
+    after = "fetch"
+    needs = frozenset({"id"})
+    provides = frozenset({"sources"})
+    writer = True  # reads the store; one writer process decides which copy of the bytes stays
 
     def process(self, record: Record, ctx: Context) -> None:
         if ctx.store is None or record.id is None:
@@ -93,6 +102,9 @@ class IdentifyStage(Stage):
 
 class ProbeStage(Stage):
     name = "probe"
+    after = "identify"
+    needs = frozenset({"file"})
+    provides = frozenset({"media"})
 
     def process(self, record: Record, ctx: Context) -> None:
         if record.file is None:
@@ -101,10 +113,19 @@ class ProbeStage(Stage):
 
 
 class StoreStage(Stage):
+    """Finish a record: merge it with the stored copy (sources, first-seen time, user tags;
+    the stages that derive from those run again), then upsert it. Every executor stores
+    through this one path."""
+
     name = "store"
+    after = "classify"
+    needs = frozenset({"id"})
+    provides = frozenset({"stored"})
+    writer = True
 
     def process(self, record: Record, ctx: Context) -> None:
         if ctx.store is not None and record.id:
+            merge_stored(record, ctx.store, ctx.rerun)
             ctx.store.upsert(record)
 
 

@@ -10,19 +10,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from videokit.analysis.base import DEFAULT_CATEGORIES, AnalysisRequest, Analyzer, FrameRef
-from videokit.registry import Registry
+from videokit.registry import Registry, registry
 
 if TYPE_CHECKING:
     from videokit.config import Config
 
-analyzers: Registry[Callable[[Config], Analyzer]] = Registry(
-    "analyzers",
-    {
-        "builtin": "videokit.analysis.builtin:BuiltinAnalyzer",
-        "api": "videokit.analysis.api:ApiAnalyzer",
-        "qwen": "videokit.analysis.qwen:QwenAnalyzer",
-    },
-)
+analyzers: Registry[Callable[[Config], Analyzer]] = registry("analyzers")
 
 
 def create_analyzer(name: str, config: Config) -> Analyzer:

@@ -1,16 +1,17 @@
 """The local batch runner: every input through the pipeline, via the job ledger.
 
-Each input goes through four phases: **fetch** (download or hash: I/O), **identify** (look the
-content up in the store), **compute** (probe, scenes, analysis, tags: CPU), **store**. After
-fetch and after compute the record is saved in the ledger, so a killed run resumes there; an
-input already done with the same settings is not processed again.
+The pipeline is cut into segments by what the stages declare (see :mod:`videokit.pipeline`):
+``io`` stages (downloads) run in a thread pool of this process, ``writer`` stages (identify,
+store) run in this process, the only writer of the store and the ledger, and the other
+(``compute``) stages run in a pool of ``workers`` processes, each with the pipeline set up once
+(a model loads once per process), on batches of up to the pipeline's ``batch_size`` records.
+With one worker everything runs here, in order, batch by batch. After each ``io`` and
+``compute`` segment the record is saved in the ledger, so a killed run resumes there; an input
+already done with the same settings is not processed again.
 
-With ``workers > 1`` downloads run in a thread pool and the compute phase in a pool of
-``workers`` processes, each with the pipeline set up once (a model loads once per process),
-so downloads overlap with decoding. The parent process is the only writer of the store and the
-ledger: SQLite allows one writer at a time anyway, a single writer needs no retry-on-lock
-logic, and it merges sources of the same content found by two workers at once (see
-:mod:`videokit.batch.merge`) without a race.
+SQLite allows one writer at a time anyway; a single writer needs no retry-on-lock logic, and it
+merges sources of the same content found by two workers at once (the store stage does it,
+:mod:`videokit.store.merge`) without a race.
 """
 
 from __future__ import annotations
@@ -22,23 +23,40 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from videokit.batch import procs
-from videokit.batch.merge import merge_stored
 from videokit.batch.settings import settings_hash
 from videokit.config import Config
 from videokit.inputs import InputItem
 from videokit.ledger import Ledger
-from videokit.pipeline import Context, Pipeline
+from videokit.pipeline import Context, Pipeline, Stage, build_pipeline
 from videokit.record import Record, StageError
 from videokit.stages import new_record
 from videokit.store import open_store
 
 log = logging.getLogger(__name__)
 
-PARENT_STAGES = {"fetch", "identify", "store"}
+
+def placement(stage: Stage) -> str:
+    """Where a local run places ``stage``: ``writer``, ``io`` (threads) or ``compute`` (processes)."""
+    if stage.writer:
+        return "writer"
+    if "io" in stage.resources:
+        return "io"
+    return "compute"
+
+
+def segments(pipeline: Pipeline) -> list[tuple[str, Pipeline]]:
+    """Consecutive stages with the same placement, in pipeline order."""
+    out: list[tuple[str, list[Stage]]] = []
+    for stage in pipeline.stages:
+        kind = placement(stage)
+        if out and out[-1][0] == kind:
+            out[-1][1].append(stage)
+        else:
+            out.append((kind, [stage]))
+    return [(kind, Pipeline(group)) for kind, group in out]
 
 
 @dataclass
@@ -48,6 +66,7 @@ class _Task:
     partial: Record | None  # where a killed run left this input
     crashes: int = 0
     record: Record | None = None
+    seg: int = 0  # the next segment to run
 
 
 class BatchRunner:
@@ -62,21 +81,19 @@ class BatchRunner:
         on_progress: Callable[[str, int, int | None], None] | None = None,
         extras: dict[str, Any] | None = None,
     ) -> None:
-        from videokit.api import build_pipeline
-
         self.config = config
         self.skip = set(skip)
         self.on_record = on_record
         self.full = build_pipeline(config, self.skip)
-        self.cpu_names = [s.name for s in self.full.stages if s.name not in PARENT_STAGES]
-        self.parent = Pipeline(s for s in self.full.stages if s.name in PARENT_STAGES)
-        self.required = {s.name for s in self.full.stages if s.required} | {"input", "worker"}
+        self.segments = segments(self.full)
         self.hash = settings_hash(config, self.skip)
         self.refresh = bool((extras or {}).get("refresh"))
         self.max_attempts = int(config.get("Celery", "MaxAttempts"))
         self.ledger = Ledger.open(config)
         self.store = open_store(config)
-        self.ctx = Context(config=config, store=self.store, on_progress=on_progress, extras=dict(extras or {}))
+        self.ctx = Context(
+            config=config, store=self.store, on_progress=on_progress, extras=dict(extras or {}), pipeline=self.full
+        )
         self.results: list[Record | None] = []
 
     # -- entry -------------------------------------------------------------------------
@@ -112,62 +129,42 @@ class BatchRunner:
         job = self.ledger.add(item, self.hash)
         return _Task(index, item, job.partial)
 
-    # -- phases ------------------------------------------------------------------------
-    def _begin(self, task: _Task) -> Record:
+    # -- moving a task along its segments ------------------------------------------------
+    def _begin(self, task: _Task) -> None:
+        """Start (or resume from where a killed run left it) one input."""
         self.ledger.start(task.item.spec)
         rec = task.partial
-        if rec is None or not self._fetched(rec):
+        first = self.segments[0][1] if self.segments else None
+        if rec is None or first is None or not first.done(rec):
             rec = new_record(task.item.spec, task.item.kind, task.item.user_fields)
         task.record = rec
-        return rec
+        task.seg = 0
 
-    def _fetched(self, rec: Record) -> bool:
-        """The record was fetched by an earlier run and its file is still there."""
-        f = rec.file
-        return (
-            "fetch" in rec.timings
-            and f is not None
-            and Path(f.path).is_file()
-            and Path(f.path).stat().st_size == f.size
-        )
-
-    def _computed(self, rec: Record) -> bool:
-        return all(name in rec.timings for name in self.cpu_names)
-
-    def _blocked(self, rec: Record) -> bool:
-        return any(e.stage in self.required for e in rec.errors)
-
-    def _fetch(self, rec: Record) -> Record:
-        if not self._fetched(rec):
-            self.parent.process(rec, self.ctx, only={"fetch"})
-        return rec
-
-    def _after_fetch(self, task: _Task) -> bool:
-        """Save progress and identify; False when the input is finished (failed)."""
+    def _next(self, task: _Task) -> str | None:
+        """Run writer segments here and skip segments a killed run finished; then the kind of
+        the segment the task waits for (``io`` / ``compute``), or None when it is finished."""
         rec = task.record
         assert rec is not None
-        if self._blocked(rec):
-            self._finish(task)
-            return False
-        self.ledger.save_partial(task.item.spec, rec)
-        self.parent.process(rec, self.ctx, only={"identify"})
-        if self._blocked(rec):
-            self._finish(task)
-            return False
-        return True
+        while True:
+            if self.full.blocked(rec) or task.seg >= len(self.segments):
+                self._finish(task)
+                return None
+            kind, part = self.segments[task.seg]
+            if kind == "writer":
+                part.process(rec, self.ctx)
+                task.seg += 1
+                continue
+            if part.done(rec):
+                task.seg += 1
+                continue
+            return kind
 
-    def _after_compute(self, task: _Task) -> None:
-        rec = task.record
-        assert rec is not None
-        if not self._blocked(rec):
-            self.ledger.save_partial(task.item.spec, rec)
-            merge_stored(rec, self.store, self._retag)
-            self.parent.process(rec, self.ctx, only={"store"})
-        self._finish(task)
-
-    def _retag(self, rec: Record) -> None:
-        """Tags and category again, after user tags were carried over from the stored copy."""
-        Pipeline(s for s in self.full.stages if s.name in ("tag", "classify")).process(rec, self.ctx)
+    def _ran(self, task: _Task) -> None:
+        """A task finished its io or compute segment: save progress for a resumed run."""
+        assert task.record is not None
+        task.seg += 1
+        if not self.full.blocked(task.record):
+            self.ledger.save_partial(task.item.spec, task.record)
 
     def _finish(self, task: _Task) -> None:
         assert task.record is not None
@@ -181,16 +178,23 @@ class BatchRunner:
 
     # -- sequential --------------------------------------------------------------------
     def _sequential(self, todo: list[_Task]) -> None:
-        self.parent = self.full  # one process: every stage runs here, set up once
+        """Everything in this process, ``batch_size`` inputs at a time: each segment runs over
+        the batch before the next, so a batching stage (analysis) gets several records."""
         self.full.setup(self.ctx)
-        for task in todo:
-            rec = self._begin(task)
-            self._fetch(rec)
-            if not self._after_fetch(task):
-                continue
-            if not self._computed(rec):
-                self.full.process(rec, self.ctx, only=set(self.cpu_names))
-            self._after_compute(task)
+        size = max(1, self.full.batch_size)
+        for start in range(0, len(todo), size):
+            batch = todo[start : start + size]
+            for task in batch:
+                self._begin(task)
+            waiting = {id(t): self._next(t) for t in batch}
+            for seg in range(len(self.segments)):
+                here = [t for t in batch if waiting.get(id(t)) and t.seg == seg]
+                if not here:
+                    continue
+                self.segments[seg][1].process_batch([t.record for t in here], self.ctx)  # type: ignore[misc]
+                for t in here:
+                    self._ran(t)
+                    waiting[id(t)] = self._next(t)
 
     # -- parallel ----------------------------------------------------------------------
     def _new_pool(self, workers: int) -> ProcessPoolExecutor:
@@ -200,29 +204,53 @@ class BatchRunner:
             workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=procs.init,
-            initargs=(self.config, sorted(self.skip), self.cpu_names),
+            initargs=(self.config, sorted(self.skip)),
         )
 
+    def _run_io(self, task: _Task) -> None:
+        self.segments[task.seg][1].process(task.record, self.ctx)  # type: ignore[arg-type]
+
     def _parallel(self, todo: list[_Task], workers: int) -> None:
-        self.parent.setup(self.ctx)
-        waiting: deque[_Task] = deque(todo)
-        ready: deque[_Task] = deque()  # fetched and identified, waiting for a worker process
+        for kind, part in self.segments:
+            if kind != "compute":
+                part.setup(self.ctx)
+        size = max(1, self.full.batch_size)
+        waiting: deque[_Task] = deque(todo)  # not started
+        io_queue: deque[_Task] = deque()  # waiting for an io segment (download threads)
+        ready: deque[_Task] = deque()  # waiting for a compute segment (worker processes)
         fetching: dict[Future, _Task] = {}
-        computing: dict[Future, _Task] = {}
+        computing: dict[Future, list[_Task]] = {}
         io = ThreadPoolExecutor(workers, thread_name_prefix="videokit-io")
         pool = self._new_pool(workers)
+
+        def route(task: _Task) -> None:
+            kind = self._next(task)
+            if kind == "io":
+                io_queue.append(task)
+            elif kind == "compute":
+                ready.append(task)
+
         try:
-            while waiting or ready or fetching or computing:
+            while waiting or io_queue or ready or fetching or computing:
                 # Downloads run ahead of the workers, but not by more than one record each.
-                while waiting and len(fetching) < workers and len(fetching) + len(ready) < 2 * workers:
-                    task = waiting.popleft()
-                    fetching[io.submit(self._fetch, self._begin(task))] = task
-                while ready and len(computing) < workers:
-                    task = ready.popleft()
-                    if self._computed(task.record):  # type: ignore[arg-type]
-                        self._after_compute(task)
+                while len(fetching) < workers and len(fetching) + len(ready) < 2 * workers and (io_queue or waiting):
+                    if not io_queue:
+                        task = waiting.popleft()
+                        self._begin(task)
+                        route(task)
                         continue
-                    computing[pool.submit(procs.process, task.record)] = task
+                    task = io_queue.popleft()
+                    fetching[io.submit(self._run_io, task)] = task
+                while ready and len(computing) < workers:
+                    # one batch per worker process; never wait to fill a batch while a worker idles
+                    n = min(size, max(1, -(-len(ready) // (workers - len(computing)))))
+                    batch = [ready.popleft() for _ in range(min(n, len(ready)))]
+                    names = self.segments[batch[0].seg][1].names
+                    same = [t for t in batch if t.seg == batch[0].seg]
+                    for t in reversed([t for t in batch if t.seg != batch[0].seg]):
+                        ready.appendleft(t)
+                    fut = pool.submit(procs.process, [t.record for t in same], names)
+                    computing[fut] = same
                 if not fetching and not computing:
                     continue
                 done, _ = wait([*fetching, *computing], return_when=FIRST_COMPLETED)
@@ -230,19 +258,23 @@ class BatchRunner:
                 for fut in done:
                     if fut in fetching:
                         task = fetching.pop(fut)
-                        fut.result()  # fetch errors are on the record; anything else is a bug
-                        if self._after_fetch(task):
-                            ready.append(task)
+                        fut.result()  # stage errors are on the record; anything else is a bug
+                        self._ran(task)
+                        route(task)
                         continue
-                    task = computing.pop(fut)
+                    tasks = computing.pop(fut)
                     try:
-                        task.record = fut.result()
+                        records = fut.result()
                     except BrokenProcessPool:
-                        broken.append(task)
+                        broken += tasks
                         continue
-                    self._after_compute(task)
+                    for task, rec in zip(tasks, records, strict=True):
+                        task.record = rec
+                        self._ran(task)
+                        route(task)
                 if broken:
-                    broken += list(computing.values())
+                    for tasks in computing.values():
+                        broken += tasks
                     computing.clear()
                     pool.shutdown(wait=False, cancel_futures=True)
                     pool = self._new_pool(workers)

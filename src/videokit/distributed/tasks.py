@@ -20,11 +20,10 @@ from typing import Any
 
 from celery import Task
 
-from videokit.batch.merge import merge_stored
 from videokit.config import Config
 from videokit.distributed.app import TASK_NAME, app
 from videokit.distributed.board import Board
-from videokit.pipeline import Context, Pipeline
+from videokit.pipeline import Context, Pipeline, build_pipeline
 from videokit.record import Record, StageError
 from videokit.stages import new_record
 from videokit.store.base import Store
@@ -53,9 +52,9 @@ def _config_for(job: dict[str, Any]) -> Config:
 
 
 def _pipeline(job: dict[str, Any], stages: list[str]) -> tuple[Pipeline, Context]:
+    """This worker process's part of the job's pipeline (built once per settings and group)."""
     key = (job["hash"], tuple(stages))
     if key not in _pipelines:
-        from videokit.api import build_pipeline
         from videokit.store import open_store
 
         config = _config_for(job)
@@ -63,8 +62,7 @@ def _pipeline(job: dict[str, Any], stages: list[str]) -> tuple[Pipeline, Context
         if store_key not in _stores:
             _stores[store_key] = open_store(config)
         full = build_pipeline(config, job.get("skip", []))
-        pipeline = Pipeline(s for s in full.stages if s.name in stages)
-        _pipelines[key] = (pipeline, Context(config=config, store=_stores[store_key]))
+        _pipelines[key] = (full.part(stages), Context(config=config, store=_stores[store_key], pipeline=full))
     return _pipelines[key]
 
 
@@ -111,20 +109,13 @@ def run_group(self: Task, job: dict[str, Any], record: dict[str, Any] | None, in
     pipeline, ctx = _pipeline(job, stages)
     rec = Record.from_dict(record) if record else new_record(spec, job["kind"], job.get("user_fields"))
     try:
-        if "store" in stages:
-            pipeline.process(rec, ctx, only=set(stages) - {"store"})
-            if not _blocked(rec, pipeline, job):
-                retag = {"tag", "classify"} & set(stages)
-                merge_stored(rec, ctx.store, lambda r: pipeline.process(r, ctx, only=retag))  # type: ignore[arg-type]
-                pipeline.process(rec, ctx, only={"store"})
-        else:
-            pipeline.process(rec, ctx)
+        pipeline.process(rec, ctx)
     except Exception as e:  # setup failed (a model that will not load...): the job fails, the worker lives
         log.warning("%s: %s", spec, e, exc_info=True)
         rec.errors.append(StageError(stages[0], f"{type(e).__name__}: {' '.join(str(e).split())}"))
 
     last = index + 1 >= len(job["groups"])
-    if _blocked(rec, pipeline, job) or last:
+    if _blocked(rec, ctx) or last:
         err = next(iter(rec.errors), None)
         board.set_job(
             spec,
@@ -150,9 +141,9 @@ def run_group(self: Task, job: dict[str, Any], record: dict[str, Any] | None, in
     board.worker_seen(me)
 
 
-def _blocked(rec: Record, pipeline: Pipeline, job: dict[str, Any]) -> bool:
-    required = set(job.get("required", [])) | {s.name for s in pipeline.stages if s.required}
-    return any(e.stage in required for e in rec.errors)
+def _blocked(rec: Record, ctx: Context) -> bool:
+    assert ctx.pipeline is not None
+    return ctx.pipeline.blocked(rec)
 
 
 def _stage_status(rec: Record) -> dict[str, str]:

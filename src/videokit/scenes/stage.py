@@ -16,6 +16,10 @@ log = logging.getLogger(__name__)
 class ScenesStage(Stage):
     name = "scenes"
     required = False  # a video whose scenes fail can still be tagged and searched
+    optional = True
+    after = "probe"
+    needs = frozenset({"file", "media"})
+    provides = frozenset({"scenes", "frames"})
 
     def __init__(self, options: SceneOptions | None = None) -> None:
         self.options = options

@@ -5,19 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from videokit.registry import Registry
+from videokit.registry import Registry, registry
 from videokit.store.base import Query, Store
 
 if TYPE_CHECKING:
     from videokit.config import Config
 
-stores: Registry[Callable[[Config], Store]] = Registry(
-    "stores",
-    {
-        "sqlite": "videokit.store.sqlite:open_sqlite",
-        "mongodb": "videokit.store.mongo:open_mongo",
-    },
-)
+stores: Registry[Callable[[Config], Store]] = registry("stores")
 
 
 def open_store(config: Config) -> Store:

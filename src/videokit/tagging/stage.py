@@ -22,6 +22,9 @@ class _TaggerStage(Stage):
     """A stage that applies one step of the run's shared Tagger."""
 
     required = False  # a record without tags or a category is still worth keeping
+    optional = True
+    rerun_on_merge = True  # tags a user put on the stored copy count again
+    needs = frozenset({"media"})
 
     def __init__(self) -> None:
         self.tagger: Tagger | None = None
@@ -41,6 +44,8 @@ class _TaggerStage(Stage):
 
 class TagStage(_TaggerStage):
     name = "tag"
+    after = "analyze"
+    provides = frozenset({"tags"})
 
     def apply(self, tagger: Tagger, record: Record) -> None:
         tagger.tag(record)
@@ -48,6 +53,8 @@ class TagStage(_TaggerStage):
 
 class ClassifyStage(_TaggerStage):
     name = "classify"
+    after = "tag"
+    provides = frozenset({"classification"})
 
     def apply(self, tagger: Tagger, record: Record) -> None:
         tagger.classify(record)
