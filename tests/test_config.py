@@ -7,6 +7,7 @@ from click.testing import CliRunner
 
 from videokit._cli import main
 from videokit.config import SCHEMA, load_config, render_ini
+from videokit.errors import ConfigError
 
 
 def test_defaults_without_file(tmp_path: Path) -> None:
@@ -103,3 +104,49 @@ def test_secrets_not_written_by_init() -> None:
     text = render_ini()
     assert "\nURI =" not in text  # commented out: set VIDEOKIT_MONGODB_URI instead
     assert "VIDEOKIT_MONGODB_URI" in text
+
+
+def test_moved_analysis_keys_still_work_with_one_deprecation_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    ini = tmp_path / "config.ini"
+    ini.write_text("[QwenVL]\nBackend = none\nQuestions = Is it night? | Who is there?\nModel = /models/x\n")
+    cfg = load_config(ini, env={})
+    assert cfg.get("Analysis", "Backend") == "none"
+    assert cfg.get("Analysis", "Questions") == ["Is it night?", "Who is there?"]
+    assert cfg.get("QwenVL", "Model") == "/models/x"  # Qwen-specific keys stay where they were
+    msgs = [r.getMessage() for r in caplog.records if "deprecated" in r.getMessage()]
+    assert msgs == [
+        f"{ini}: [QwenVL] Backend is deprecated; set it as [Analysis] Backend",
+        f"{ini}: [QwenVL] Questions is deprecated; set it as [Analysis] Questions",
+    ]
+    env = load_config(None, env={"VIDEOKIT_QWENVL_PERSCENE": "true"})
+    assert env.get("Analysis", "PerScene") is True
+    # the new place wins over the old one
+    ini.write_text("[QwenVL]\nBackend = none\n[Analysis]\nBackend = builtin\n")
+    assert load_config(ini, env={}).get("Analysis", "Backend") == "builtin"
+
+
+def test_unknown_analyzer_or_store_names_the_choices(tmp_path: Path) -> None:
+    ini = tmp_path / "config.ini"
+    ini.write_text("[Analysis]\nBackend = gpt9\n")
+    with pytest.raises(
+        ConfigError, match=r"bad value for \[Analysis\] Backend: expected one of api, builtin, qwen, none"
+    ):
+        load_config(ini, env={})
+    ini.write_text("[Library]\nStore = postgres\n")
+    with pytest.raises(ConfigError, match=r"\[Library\] Store: expected one of mongodb, sqlite"):
+        load_config(ini, env={})
+
+
+def test_whether_a_setting_changes_results_is_declared_on_it() -> None:
+    from videokit.batch.settings import settings_hash
+
+    base = load_config(env={})
+    h = settings_hash(base)
+    neutral = {("Concurrency", "MaxWorkers"): 3, ("QwenVL", "BatchSize"): 8, ("Download", "Retries"): 1}
+    assert settings_hash(base.with_overrides(neutral)) == h
+    assert SCHEMA["QwenVL"]["BatchSize"].affects_results is False
+    assert SCHEMA["Analysis"]["MaxFrames"].affects_results is True
+    for changing in ({("SceneDetection", "DefaultThreshold"): 30}, {("Analysis", "MaxFrames"): 3}):
+        assert settings_hash(base.with_overrides(changing)) != h

@@ -272,10 +272,6 @@ class Config:
             raise KeyError(f"unknown section [{name}]")
         return MappingProxyType(found)
 
-    def affects_results(self, section: str, key: str) -> bool:
-        """Whether the setting can change what a record says (declared on its Option)."""
-        opt = schema().get(section, {}).get(key)
-        return opt.affects_results if opt is not None else True
 
     def with_overrides(self, overrides: dict[tuple[str, str], Any]) -> Config:
         values = dict(self.values)

@@ -1,10 +1,10 @@
 """Which settings change results, and a hash of them: an input done with the same hash is
 not processed again.
 
-Everything counts except the settings listed in :data:`NEUTRAL` (where files go, how to
-download, how many workers, where the broker is...). A new setting therefore invalidates
-earlier results until someone decides it is neutral. Files named by settings (rules,
-taxonomy, keywords) count by their content, not their path.
+Each setting declares whether it changes what a record says (``Option.affects_results`` in
+:mod:`videokit.config`; where files go, how to download, how many workers... do not). Plug-in
+sections count the same way. Files named by settings (rules, taxonomy, keywords) count by
+their content, not their path.
 """
 
 from __future__ import annotations
@@ -15,25 +15,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from videokit.config import schema
+
 if TYPE_CHECKING:
     from videokit.config import Config
 
-# Whole sections that never change what a record says.
-NEUTRAL_SECTIONS = {"Library", "Paths", "Download", "MongoDB", "Concurrency", "Celery", "Logging"}
-# Single keys that never change what a record says.
-NEUTRAL = {
-    ("QwenVL", "ModelDir"),
-    ("QwenVL", "Device"),
-    ("QwenVL", "PublicEndpoint"),
-    ("QwenVL", "VpcEndpoint"),
-    ("QwenVL", "UseVpc"),
-    ("QwenVL", "ApiKeyEnv"),
-    ("QwenVL", "Timeout"),
-    ("QwenVL", "Retries"),
-    ("QwenVL", "MaxConcurrentRequests"),
-    ("QwenVL", "BatchSize"),
-    ("SceneDetection", "ThumbnailFormat"),
-}
 # Settings naming a file whose content matters.
 FILE_SETTINGS = {("Rules", "CustomTagRules"), ("Rules", "Taxonomy"), ("Rules", "PriorityKeywords")}
 
@@ -41,8 +27,9 @@ FILE_SETTINGS = {("Rules", "CustomTagRules"), ("Rules", "Taxonomy"), ("Rules", "
 def result_settings(config: Config) -> dict[str, Any]:
     """``"Section.Key" -> value`` for every setting that changes results (files by content)."""
     out: dict[str, Any] = {}
+    known = schema()
     for (section, key), value in sorted(config.values.items()):
-        if section in NEUTRAL_SECTIONS or (section, key) in NEUTRAL:
+        if not _affects(known, section, key):
             continue
         if (section, key) in FILE_SETTINGS and value:
             value = _file_digest(Path(value))
@@ -54,8 +41,9 @@ def portable_settings(config: Config) -> dict[tuple[str, str], Any]:
     """The result-changing settings a worker on another machine should apply (files excluded:
     paths differ between machines, so workers use their own)."""
     out: dict[tuple[str, str], Any] = {}
+    known = schema()
     for (section, key), value in config.values.items():
-        if section in NEUTRAL_SECTIONS or (section, key) in NEUTRAL or (section, key) in FILE_SETTINGS:
+        if not _affects(known, section, key) or (section, key) in FILE_SETTINGS:
             continue
         out[(section, key)] = value
     return out
@@ -72,3 +60,8 @@ def _file_digest(path: Path) -> str:
         return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
         return f"missing:{path}"
+
+
+def _affects(known: dict[str, Any], section: str, key: str) -> bool:
+    opt = known.get(section, {}).get(key)
+    return True if opt is None else bool(opt.affects_results)
