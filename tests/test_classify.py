@@ -57,11 +57,27 @@ def test_original_default_behaviour(tags: list[str], description: str | None, ca
         assert 0 < c.confidence < 1 and c.scores[category] == max(c.scores.values())
 
 
+@pytest.mark.parametrize(
+    "record",
+    [
+        rec(),
+        rec("H.264 Codec", "Short Clip", description="a plain clip"),
+        rec(category="Cooking"),  # a suggestion outside the taxonomy is no signal
+    ],
+)
+def test_no_signal_is_unclassified_with_confidence_zero(record: Record) -> None:
+    """Nothing supports any label, so the default is not a finding (it used to report 1.0)."""
+    c = builtin_taxonomy().classify(record)
+    assert c.category == "Unclassified" and c.confidence == 0.0
+    assert set(c.scores.values()) == {0.0}
+
+
 def test_unclassified_confidence_falls_as_evidence_rises() -> None:
     tax = builtin_taxonomy()
-    assert tax.classify(rec()).confidence == 1.0
     weak = tax.classify(rec("Fast-paced"))  # 0.5 < min_score
-    assert weak.category == "Unclassified" and weak.confidence < 1.0 and weak.scores["Action"] == 0.5
+    assert weak.category == "Unclassified" and 0 < weak.confidence < 1.0 and weak.scores["Action"] == 0.5
+    weaker = tax.classify(rec("Fast-paced", "music-like audio"))  # 0.5 Action + 0.5 Music, neither reaches 1
+    assert weaker.category == "Unclassified" and weaker.confidence < weak.confidence
 
 
 def test_more_evidence_more_confidence() -> None:

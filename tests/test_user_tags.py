@@ -117,7 +117,7 @@ def test_user_tags_are_kept_when_the_same_video_is_processed_again(tmp_path: Pat
 def test_user_tags_added_while_a_worker_processed_the_video_are_not_lost(lib: Path) -> None:
     """A worker identified the video before a person tagged it; when it stores its result, the
     person's tag is folded in and the category computed again."""
-    from videokit.batch.merge import merge_stored
+    from videokit.store.merge import merge_stored
 
     assert cli(lib, "tag", RID, "--add", "Action").exit_code == 0
     fresh = Record(

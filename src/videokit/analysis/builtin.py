@@ -3,7 +3,10 @@
 What classic vision and audio analysis can honestly tell: brightness, colour, camera motion
 and motion intensity (optical flow on short low-resolution bursts), pace (from the scene
 stage), frontal faces (OpenCV's bundled Haar cascades), on-screen text (Tesseract) and
-audio loudness / silence / a speech-like vs music-like guess. One ffmpeg process decodes the bursts (fast seeks) and the audio track.
+audio loudness / silence / a speech-like vs music-like guess. One ffmpeg process decodes the
+bursts (fast seeks) and the audio track. Per scene (``per_scene``), the same measurements are
+made on the sampled frames of that scene alone. A question is answered only from these
+measurements; any other gets "not answerable without a vision-language model".
 """
 
 from __future__ import annotations
@@ -17,16 +20,17 @@ import numpy as np
 
 from videokit.analysis.base import AnalysisRequest, Analyzer
 from videokit.analysis.builtin_audio import RATE, audio_facts
-from videokit.analysis.builtin_faces import FaceDetector, face_facts
+from videokit.analysis.builtin_faces import FaceDetector, frame_faces, summarize_faces
 from videokit.analysis.builtin_ocr import ocr_facts
-from videokit.analysis.builtin_report import Report, TextSentiment
-from videokit.analysis.builtin_vision import brightness_facts, color_facts, load_stills, motion_facts
+from videokit.analysis.builtin_report import FrameMeasure, Report, TextSentiment
+from videokit.analysis.builtin_vision import brightness_facts, color_facts, load_still, motion_facts
 from videokit.analysis.frames import ffmpeg_exe, run_ffmpeg, sample_times, seek_inputs
 from videokit.record import Analysis, MediaInfo
 
 BURSTS = 6  # sample points for optical flow
 BURST_FRAMES = 5  # consecutive frames per point
 BURST_WIDTH = 160  # pixels
+REPORT_VERSION = 2  # 2: per-scene measurements, "not answerable" answers (cached results of 1 are redone)
 
 
 class BuiltinAnalyzer(Analyzer):
@@ -52,6 +56,7 @@ class BuiltinAnalyzer(Analyzer):
             "burst_width": BURST_WIDTH,
             "ocr": "eng",
             "faces": FaceDetector.params,
+            "report": REPORT_VERSION,
         }
 
     def analyze(self, request: AnalysisRequest) -> Analysis:
@@ -63,20 +68,27 @@ class BuiltinAnalyzer(Analyzer):
         with tempfile.TemporaryDirectory(prefix="videokit-builtin-") as tmp:
             scratch = Path(tmp)
             bursts, pcm = decode(request.video, media, scratch)
-            stills = load_stills([f.path for f in request.frames])
+            paths = [f.path for f in request.frames]
+            stills = [load_still(p) for p in paths]
+            readable = [s for s in stills if s is not None]
+            faces = frame_faces([(f.path, f.time) for f in request.frames], self._faces)
             motion, camera = motion_facts(bursts, fps)
             facts: dict[str, Any] = {
-                "brightness": brightness_facts(stills),
-                "colors": color_facts(stills),
+                "brightness": brightness_facts(readable),
+                "colors": color_facts(readable),
                 "motion": motion,
                 "camera_motion": camera,
                 "pace": _pace(request),
-                "faces": face_facts([(f.path, f.time) for f in request.frames], self._faces),
+                "faces": summarize_faces(faces),
                 "audio": audio_facts(pcm, media.has_audio),
             }
-            ocr = ocr_facts([f.path for f in request.frames], scratch)
-        facts["ocr"] = {k: v for k, v in ocr.items() if k != "text"}
-        report = Report(request, facts, ocr.get("text") or "", self.origin, self._sentiment)
+            ocr = ocr_facts(paths, scratch)
+        facts["ocr"] = {k: v for k, v in ocr.items() if k not in ("text", "per_frame")}
+        frames = [
+            FrameMeasure(f.time, f.scene, still, len(found[1]) if found else None, list(lines))
+            for f, still, found, lines in zip(request.frames, stills, faces, ocr["per_frame"], strict=True)
+        ]
+        report = Report(request, facts, ocr.get("text") or "", self.origin, self._sentiment, frames)
         analysis = Analysis(backend=self.name, model=self.model, instruction=request.prompt)
         analysis.facts = facts
         analysis.ocr_text = ocr.get("text") or None
@@ -90,7 +102,8 @@ class BuiltinAnalyzer(Analyzer):
                 "the builtin analyzer cannot answer: " + "; ".join(unanswered) + " (use --analyzer qwen or api)"
             )
         if request.per_scene:
-            analysis.scene_descriptions = report.scene_descriptions()
+            facts["scenes"] = report.scene_facts()
+            analysis.scene_descriptions = report.scene_descriptions(facts["scenes"])
         return analysis
 
 

@@ -101,21 +101,33 @@ class FaceDetector:
 
 def face_facts(frames: Sequence[tuple[Path, float]], detector: FaceDetector) -> dict[str, Any]:
     """Face presence over (image, time) frames; unreadable images are skipped."""
-    counts: list[int] = []
-    times: list[float] = []
-    largest = 0.0
-    rejected = 0
+    return summarize_faces(frame_faces(frames, detector))
+
+
+FrameFaces = tuple[float, list[tuple[float, float, float, float]], int]  # time, confirmed boxes, rejected
+
+
+def frame_faces(frames: Sequence[tuple[Path, float]], detector: FaceDetector) -> list[FrameFaces | None]:
+    """Per (image, time) frame, in order: (time, confirmed boxes, rejected candidates), or None
+    for an image that cannot be read."""
+    out: list[FrameFaces | None] = []
     for path, t in frames:
         img = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if img is None:
+            out.append(None)
             continue
         found = detector.candidates(img)
         boxes = [b for b, ok in found if ok]
-        rejected += len(found) - len(boxes)
-        counts.append(len(boxes))
-        if boxes:
-            times.append(round(t, 3))
-            largest = max(largest, max(b[3] for b in boxes))
+        out.append((t, boxes, len(found) - len(boxes)))
+    return out
+
+
+def summarize_faces(per_frame: Sequence[FrameFaces | None]) -> dict[str, Any]:
+    """The ``faces`` facts of a video from :func:`frame_faces`' result."""
+    read = [f for f in per_frame if f is not None]
+    counts = [len(boxes) for _, boxes, _ in read]
+    times = [round(t, 3) for t, boxes, _ in read if boxes]
+    largest = max((b[3] for _, boxes, _ in read for b in boxes), default=0.0)
     n = len(counts)
     with_faces = sum(c > 0 for c in counts)
     return {
@@ -127,7 +139,7 @@ def face_facts(frames: Sequence[tuple[Path, float]], detector: FaceDetector) -> 
         "fraction": round(with_faces / n, 3) if n else 0.0,
         "times": times,
         "largest_face_height": round(float(largest), 3),
-        "rejected_candidates": rejected,
+        "rejected_candidates": sum(r for _, _, r in read),
     }
 
 

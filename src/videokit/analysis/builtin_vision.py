@@ -53,14 +53,16 @@ _PALETTE_NAMES = list(PALETTE)
 
 def load_stills(paths: Sequence[Path], width: int = 160) -> list[np.ndarray]:
     """RGB arrays, resized to ``width``; unreadable files are skipped."""
-    out = []
-    for p in paths:
-        img = cv2.imread(str(p), cv2.IMREAD_COLOR)
-        if img is None:
-            continue
-        h = max(1, round(img.shape[0] * width / img.shape[1]))
-        out.append(cv2.cvtColor(cv2.resize(img, (width, h), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB))
-    return out
+    return [s for s in (load_still(p, width) for p in paths) if s is not None]
+
+
+def load_still(path: Path, width: int = 160) -> np.ndarray | None:
+    """One RGB array resized to ``width``, or None when the file cannot be read."""
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        return None
+    h = max(1, round(img.shape[0] * width / img.shape[1]))
+    return cv2.cvtColor(cv2.resize(img, (width, h), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
 
 
 def brightness_facts(stills: Sequence[np.ndarray]) -> dict[str, Any]:
@@ -225,3 +227,24 @@ def _track(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None
     if ok.sum() < 4:
         return None
     return pts.reshape(-1, 2)[ok], p1.reshape(-1, 2)[ok]
+
+
+# -- change between the sampled stills of one scene ------------------------------------------
+
+STILL_CHANGE = 0.02  # mean absolute grey difference (share of full scale) under this: a still picture
+LARGE_CHANGE = 0.12  # ... above this: the picture changes a lot (fast movement or changing content)
+
+
+def frame_change(stills: Sequence[np.ndarray]) -> dict[str, Any]:
+    """How much the picture changes between consecutive stills (same size, time order): the
+    mean absolute grey-level difference as a share of full scale, after a light blur so that
+    compression noise does not count. Needs two stills; with fewer, ``level`` is None."""
+    greys = [cv2.GaussianBlur(cv2.cvtColor(s, cv2.COLOR_RGB2GRAY), (5, 5), 0).astype(np.float32) for s in stills]
+    diffs = [
+        float(np.mean(np.abs(a - b))) / 255 for a, b in zip(greys[:-1], greys[1:], strict=True) if a.shape == b.shape
+    ]
+    if not diffs:
+        return {"pairs": 0, "mean_change": None, "level": None}
+    mean = float(np.mean(diffs))
+    level = "still" if mean < STILL_CHANGE else "large" if mean > LARGE_CHANGE else "some"
+    return {"pairs": len(diffs), "mean_change": round(mean, 4), "max_change": round(max(diffs), 4), "level": level}

@@ -12,7 +12,8 @@ condition language as tag rules, plus ``has_tags`` over the record's tags), plus
 fired tag rule naming it as its ``category``. The best score wins if it reaches ``min_score``
 (ties: the category listed first); otherwise ``default``. Confidence is the winner's share of
 all scores plus ``smoothing`` (so one weak signal is not certainty); for the default it is the
-share left over.
+share left over when some signal fired but too weakly, and 0 when no signal fired at all
+(nothing supports any label, so the default is not a finding).
 """
 
 from __future__ import annotations
@@ -106,7 +107,9 @@ class Taxonomy:
         best = max(scores, key=lambda c: scores[c], default=self.default)  # first listed wins ties
         rounded = {c: round(v, 4) for c, v in scores.items()}
         if best == self.default or scores[best] < self.min_score or scores[best] <= 0:
-            left = self.smoothing / (total + self.smoothing) if total + self.smoothing > 0 else 1.0
+            if total <= 0:  # no signal at all: no evidence for the default either
+                return Classification(self.default, 0.0, rounded)
+            left = self.smoothing / (total + self.smoothing)
             return Classification(self.default, round(left, 4), rounded)
         return Classification(best, round(scores[best] / (total + self.smoothing), 4), rounded)
 
