@@ -1,72 +1,56 @@
-"""The library API the CLI (and Celery workers, and users' scripts) call.
+"""The library API: every operation of the command line, for scripts, the CLI and services.
 
-cfg = load_config()
-result = run(["https://example.com/v.mp4", "clips/"], cfg)
-for rec in result.records: ...
+Each function takes the :class:`~videokit.config.Config` (built once, at the edge) first, returns
+a typed dataclass, raises a :class:`~videokit.errors.VideokitError` subclass for anything the
+caller caused, and prints nothing. All are re-exported by :mod:`videokit`::
+
+    cfg = load_config()
+    result = run(["https://example.com/v.mp4", "clips/"], cfg)
+    for rec in search(cfg, Query(text="harbour")): ...
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from videokit.analysis.ask import Answer
 from videokit.config import Config
-from videokit.errors import InputError
-from videokit.inputs import InputItem, expand
-from videokit.pipeline import Context, Pipeline, Stage
-from videokit.record import Record, StageError, utcnow
-from videokit.registry import Registry
-from videokit.stages import new_record
+from videokit.errors import ConfigError, InputError, StoreError, UsageError
+from videokit.inputs import expand
+from videokit.pipeline import build_pipeline as build_pipeline  # re-exported
+from videokit.pipeline import optional_stages as optional_stages  # re-exported
+from videokit.pipeline import stage_names as stage_names  # re-exported
+from videokit.pipeline import validate
+from videokit.record import Classification, MediaInfo, Record, SceneInfo, StageError, utcnow
+from videokit.store import Query
+
+if TYPE_CHECKING:
+    from videokit.store.migrate import MigrateReport
+    from videokit.tagging import RetagReport, Rule
+    from videokit.tagging.classify import SignalResult
+    from videokit.tagging.rules import RuleResult
 
 log = logging.getLogger(__name__)
 
-# Every stage by name, in pipeline order. Third-party stages register under "videokit.stages".
-stages: Registry[Callable[[], Stage]] = Registry(
-    "stages",
-    {
-        "fetch": "videokit.stages:FetchStage",
-        "identify": "videokit.stages:IdentifyStage",
-        "probe": "videokit.stages:ProbeStage",
-        "scenes": "videokit.scenes.stage:ScenesStage",
-        "analyze": "videokit.analysis.stage:AnalyzeStage",
-        "tag": "videokit.tagging.stage:TagStage",
-        "classify": "videokit.tagging.stage:ClassifyStage",
-        "store": "videokit.stages:StoreStage",
-    },
-)
-DEFAULT_STAGES = ["fetch", "identify", "probe", "scenes", "analyze", "tag", "classify", "store"]
-OPTIONAL_STAGES = {"scenes", "analyze", "tag", "classify"}
 
-
-def build_pipeline(config: Config, skip: Iterable[str] = ()) -> Pipeline:
-    skip = set(skip)
-    unknown = skip - OPTIONAL_STAGES
-    if unknown:
-        from videokit.errors import UsageError
-
-        raise UsageError(
-            f"cannot skip stage(s) {', '.join(sorted(unknown))}; optional stages: {', '.join(sorted(OPTIONAL_STAGES))}"
-        )
-    if config.get("QwenVL", "Backend") == "none":
-        skip.add("analyze")
-    return Pipeline(stages.get(name)() for name in DEFAULT_STAGES if name not in skip)
-
-
-def validate(config: Config) -> None:
-    """Check every user-supplied data file before any work (raises ConfigError)."""
-    from videokit.tagging import check_config
-
-    check_config(config)
+# -- results ---------------------------------------------------------------------------------
+# Every operation below takes the Config (built once, at the edge) first, returns one of these
+# typed values, raises a VideokitError subclass for anything the caller caused, and prints nothing.
 
 
 @dataclass
 class RunResult:
+    """What :func:`run` did: one record per input, in input order."""
+
     records: list[Record] = field(default_factory=list)
 
     @property
     def failures(self) -> list[tuple[str, StageError]]:
+        """(input, error) for every stage that failed, over all records."""
         out = []
         for r in self.records:
             for e in r.errors:
@@ -78,12 +62,134 @@ class RunResult:
         return not self.failures
 
 
-def process_item(item: InputItem, pipeline: Pipeline, ctx: Context) -> Record:
-    record = new_record(item.spec, item.kind, item.user_fields)
-    if item.error:
-        record.errors.append(StageError("input", item.error))
-        return record
-    return pipeline.process(record, ctx)
+@dataclass
+class RetryReport(RunResult):
+    """What :func:`retry` did: ``records`` re-run here, and the distributed ones sent back to the broker."""
+
+    remote: int = 0  # failed inputs of distributed mode found
+    resubmitted: list[str] = field(default_factory=list)  # inputs sent to the broker again
+
+    @property
+    def nothing_to_retry(self) -> bool:
+        return not self.records and not self.remote
+
+
+@dataclass(slots=True)
+class SubmitReport:
+    """What :func:`submit` did with each input."""
+
+    sent: list[str] = field(default_factory=list)  # inputs the broker accepted
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (input, why): already queued or done
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (input, why): unusable inputs
+
+
+@dataclass(slots=True)
+class TagEdit:
+    """What :func:`edit_tags` changed on one stored video."""
+
+    record: Record  # as stored now
+    added: list[str]
+    removed: list[str]
+    category_before: str | None
+
+
+@dataclass(slots=True)
+class ExportReport:
+    """What :func:`export_library` wrote."""
+
+    format: str
+    out: Path
+    count: int  # videos exported
+
+
+@dataclass(slots=True)
+class Failure:
+    """One failed input as the job ledger knows it."""
+
+    input: str
+    stage: str | None
+    kind: str | None  # transient | permanent
+    error: str | None
+    attempts: int
+
+
+@dataclass(slots=True)
+class WorkerStatus:
+    """One distributed worker, as it last reported itself to the broker."""
+
+    name: str
+    current: str | None  # the input it is working on
+    done: int
+    failed: int
+    seen_ago: float  # seconds
+
+
+@dataclass(slots=True)
+class BrokerStatus:
+    """The Celery broker: queue depths and workers, or why they are unknown."""
+
+    url: str | None  # without password; None when distributed mode is not installed
+    error: str | None = None
+    queues: dict[str, int] = field(default_factory=dict)  # messages waiting per queue
+    workers: list[WorkerStatus] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class StatusReport:
+    """Where the batches of a library stand, from its job ledger (and the broker, when used)."""
+
+    ledger: Path
+    exists: bool  # False: no batch has run in this library yet
+    jobs: dict[str, int]  # inputs per status: pending, queued, running, done, failed
+    stages: dict[str, dict[str, int]]  # stage -> status -> inputs, in pipeline order
+    failures: list[Failure]
+    broker: BrokerStatus | None  # None when distributed mode is not in use
+
+    @property
+    def inputs(self) -> int:
+        return sum(self.jobs.values())
+
+
+@dataclass(slots=True)
+class Migration:
+    """What :func:`migrate` copied, between which stores (described without credentials)."""
+
+    source: str
+    destination: str
+    report: MigrateReport
+
+
+@dataclass(slots=True)
+class Explanation:
+    """Why a stored video has its tags and category: every rule and signal, fired or not."""
+
+    record: Record
+    rules: list[RuleResult]
+    signals: list[SignalResult]
+    decision: Classification  # the category the current rules give (the stored one may differ)
+
+
+@dataclass(slots=True)
+class RulesSummary:
+    """The configured rules and taxonomy, validated (:func:`check_rules`)."""
+
+    builtin_rules: int
+    custom_rules: int
+    categories: int
+    taxonomy: str  # where the taxonomy comes from
+
+
+@dataclass(slots=True)
+class RulesFileCheck:
+    """One rules, taxonomy or priority-keywords file, validated (:func:`check_rules_file`)."""
+
+    path: str
+    kind: str  # rules | taxonomy | priority_keywords
+    names: list[str]  # rule ids, categories or keywords
+    signals: int = 0  # taxonomy: its signals
+
+
+# -- processing --------------------------------------------------------------------------------
 
 
 def run(
@@ -97,6 +203,7 @@ def run(
     on_items: Callable[[int], None] | None = None,
     extras: dict | None = None,
     workers: int | None = None,
+    refresh: bool = False,
 ) -> RunResult:
     """Process every input into the library; one bad input never stops the batch.
 
@@ -104,17 +211,216 @@ def run(
     same settings is not processed again, and one a killed run left half-way resumes where it
     stopped. ``workers`` (default ``[Concurrency] MaxWorkers``) inputs are processed at a time;
     with more than one, worker processes are spawned, so a script must call this under
-    ``if __name__ == "__main__":``."""
+    ``if __name__ == "__main__":``. ``refresh`` ignores cached analysis results. ``on_items``
+    gets the number of inputs, ``on_record`` each finished record, ``on_progress`` download bytes."""
     from videokit.batch import run_items
 
     validate(config)
     items = expand(inputs, from_files)
     if on_items:
         on_items(len(items))
+    if refresh:
+        extras = {**(extras or {}), "refresh": True}
     records = run_items(
         items, config, skip=skip, workers=workers, on_record=on_record, on_progress=on_progress, extras=extras
     )
     return RunResult(records)
+
+
+PRIORITIES = ("high", "normal", "low")
+
+
+def submit(
+    config: Config,
+    inputs: Sequence[str] = (),
+    *,
+    from_files: Sequence[Path] = (),
+    priority: str = "normal",
+    skip: Iterable[str] = (),
+) -> SubmitReport:
+    """Queue inputs for distributed workers (``[Celery] BrokerURL``); with none, send the earlier
+    submissions still pending. Each is recorded in the ledger before it is sent, so nothing is
+    lost when the broker is down (StoreError; they stay pending). ConfigError without the
+    ``distributed`` extra; UsageError for a bad priority, or when there is nothing to send."""
+    from videokit.ledger import Ledger
+
+    if priority not in PRIORITIES:
+        raise UsageError(f"priority {priority!r}: choose one of {', '.join(PRIORITIES)}")
+    d = _distributed()
+    validate(config)
+    items = expand(list(inputs), list(from_files)) if inputs or from_files else []
+    with Ledger.open(config) as ledger:
+        if not items and not ledger.jobs("pending", via="celery"):
+            raise UsageError("give at least one input (file, folder, URL) or --from FILE; nothing is pending")
+        report = d.submit(items, config, ledger, priority=priority, skip=skip)
+    return SubmitReport(list(report.sent), list(report.skipped), list(report.failed))
+
+
+def retry(
+    config: Config, *, transient_only: bool = False, workers: int | None = None, skip: Iterable[str] = ()
+) -> RetryReport:
+    """Run the inputs the ledger lists as failed again (``transient_only``: only network
+    trouble, 5xx, timeouts). Failed inputs of distributed mode go back to the broker; the
+    others are processed here, ``workers`` at a time (default ``[Concurrency] MaxWorkers``)."""
+    from videokit.batch import run_items
+    from videokit.inputs import InputItem
+    from videokit.ledger import Ledger
+
+    with Ledger.open(config) as ledger:
+        if ledger.jobs(via="celery"):
+            try:
+                d = _distributed()
+                board = d.Board(config.get("Celery", "BrokerURL"), timeout=1.0)
+                board.ping()
+                d.sync(ledger, board)
+            except (ConfigError, StoreError):
+                pass  # retry what the ledger knows
+        failed = [j for j in ledger.jobs("failed") if not transient_only or j.error_kind == "transient"]
+        remote = [j for j in failed if j.via == "celery"]
+        sent = _distributed().resubmit(remote, config, ledger, skip=skip) if remote else []
+    local = [j for j in failed if j.via != "celery"]
+    records: list[Record] = []
+    if local:
+        validate(config)
+        items = [InputItem(j.spec, j.kind, j.user_fields) for j in local]
+        records = run_items(items, config, skip=skip, workers=workers)
+    return RetryReport(records, remote=len(remote), resubmitted=list(sent))
+
+
+def status(config: Config) -> StatusReport:
+    """Counts of inputs by status and by stage, and the failures with their reasons, from the job
+    ledger; with distributed mode in use, the broker's queue depths and workers too. Reads only:
+    a library where no batch has run gives ``exists=False`` and zero counts."""
+    from videokit.ledger import LEDGER_NAME, STATUSES, Ledger
+
+    path = config.library / LEDGER_NAME
+    if not path.exists():
+        broker = _broker_status(config, None) if _broker_configured(config) else None
+        return StatusReport(path, False, {s: 0 for s in STATUSES}, {}, [], broker)
+    with Ledger.open(config) as ledger:
+        broker = None
+        if _broker_configured(config) or ledger.jobs(via="celery"):
+            broker = _broker_status(config, ledger)
+        counts = ledger.counts()
+        per_stage = ledger.stage_counts()
+        failed = ledger.jobs("failed")
+    order = ["input", *stage_names(), "worker"]
+
+    def position(stage: str) -> tuple[int, str]:
+        return (order.index(stage) if stage in order else len(order), stage)
+
+    return StatusReport(
+        path,
+        True,
+        {s: counts.get(s, 0) for s in STATUSES},
+        {k: per_stage[k] for k in sorted(per_stage, key=position)},
+        [Failure(j.spec, j.error_stage, j.error_kind, j.error, j.attempts) for j in failed],
+        broker,
+    )
+
+
+def _broker_configured(config: Config) -> bool:
+    return config.origins.get(("Celery", "BrokerURL")) != "default"
+
+
+def _broker_status(config: Config, ledger: Any) -> BrokerStatus:
+    try:
+        d = _distributed()
+    except ConfigError as e:
+        return BrokerStatus(None, str(e))
+    from videokit.net import redact_url
+
+    url = config.get("Celery", "BrokerURL")
+    board = d.Board(url, timeout=1.0)
+    try:
+        board.ping()
+        if ledger is not None:
+            d.sync(ledger, board)
+        workers = [WorkerStatus(**w) for w in board.workers()]
+        return BrokerStatus(redact_url(url), None, board.queue_depth(), workers)
+    except StoreError as e:
+        return BrokerStatus(redact_url(url), str(e))
+
+
+def _distributed() -> Any:
+    """The ``videokit.distributed`` package, or ConfigError saying how to install it."""
+    try:
+        import videokit.distributed as distributed
+    except ImportError as e:
+        raise ConfigError(
+            f"distributed mode needs celery and redis ({e.name} is missing): pip install 'videokit[distributed]'"
+        ) from None
+    return distributed
+
+
+def run_worker(config: Config, queues: str | Iterable[str] = ("io", "cpu"), *, concurrency: int | None = None) -> None:
+    """Serve ``queues`` (io, cpu, gpu; a list or ``"io,cpu"``) as a distributed worker on the
+    ``[Celery] BrokerURL`` broker, ``concurrency`` processes (default ``[Concurrency] MaxWorkers``),
+    until stopped: this blocks. UsageError for an unknown queue, StoreError when the broker or the
+    store cannot be reached, ConfigError without the ``distributed`` extra."""
+    _distributed()
+    from videokit.distributed.worker import parse_queues, start_worker
+
+    names = parse_queues(queues)
+    n = concurrency or int(config.get("Concurrency", "MaxWorkers"))
+    start_worker(config, names, n, log_level=config.get("Logging", "Level"))
+
+
+# -- the library ---------------------------------------------------------------------------------
+
+
+def search(config: Config, query: Query | None = None) -> list[Record]:
+    """Stored videos matching every filter of ``query`` (all videos without one): newest first,
+    best text match first when ``query.text`` is given; ``query.limit``/``offset`` page them."""
+    from videokit.store import open_store
+
+    with open_store(config) as store:
+        return store.search(query or Query())
+
+
+def count(config: Config, query: Query | None = None) -> int:
+    """How many stored videos match ``query`` (``limit`` and ``offset`` ignored)."""
+    from videokit.store import open_store
+
+    with open_store(config) as store:
+        return store.count(query)
+
+
+def get(config: Config, id: str) -> Record:
+    """The stored video ``id`` (or a unique prefix of at least 6 characters of it).
+    InputError when no video, or more than one, has that id."""
+    from videokit.store import open_store
+
+    with open_store(config) as store:
+        record = store.get(id)
+    if record is None:
+        raise _unknown(config, id)
+    return record
+
+
+def _unknown(config: Config, id: str) -> InputError:
+    return InputError(f"no video with id {id!r} in {config.library}; see 'videokit search'")
+
+
+def ask(
+    config: Config,
+    target: str,
+    question: str,
+    *,
+    analyzer: str | None = None,
+    video: Path | None = None,
+    refresh: bool = False,
+) -> Answer:
+    """Answer ``question`` about ``target`` (a video file, or the id of a stored video) with
+    ``analyzer`` (default ``[Analysis] Backend``); a stored video keeps the answer. Answers are
+    cached like analyses (``refresh`` asks again). ``video``: where the file of a stored video
+    is now, when it moved. ``Answer.answer`` is None when the analyzer gave none (its
+    ``warnings`` say why). UsageError for an empty question, an unknown target, a missing file."""
+    from videokit.analysis.ask import ask as ask_question
+
+    if analyzer is not None:
+        config = config.with_overrides({("Analysis", "Backend"): analyzer})
+    return ask_question(config, target, question, video=video, refresh=refresh)
 
 
 def edit_tags(config: Config, id: str, add: Iterable[str] = (), remove: Iterable[str] = ()) -> TagEdit:
@@ -129,7 +435,7 @@ def edit_tags(config: Config, id: str, add: Iterable[str] = (), remove: Iterable
     with open_store(config) as store:
         rec = store.get(id)
         if rec is None:
-            raise InputError(f"no video with id {id!r} in {config.library}; see 'videokit search'")
+            raise _unknown(config, id)
         added, removed = edit_user_tags(rec, add, remove)
         before = rec.classification.category if rec.classification else None
         tagger.apply(rec)
@@ -138,9 +444,208 @@ def edit_tags(config: Config, id: str, add: Iterable[str] = (), remove: Iterable
     return TagEdit(rec, added, removed, before)
 
 
-@dataclass(slots=True)
-class TagEdit:
-    record: Record
-    added: list[str]
-    removed: list[str]
-    category_before: str | None
+def retag(
+    config: Config, query: Query | None = None, *, rules: Path | str | None = None, dry_run: bool = False
+) -> RetagReport:
+    """Apply the tag rules and the classification again to the stored videos matching ``query``
+    (all without one), with ``rules`` as the custom rules file (default ``[Rules] CustomTagRules``).
+    Nothing is downloaded or analysed again; ``dry_run`` counts what would change and writes nothing.
+    ConfigError for a bad rules file, before the library is touched."""
+    from videokit.store import open_store
+    from videokit.tagging import check_config
+    from videokit.tagging import retag as retag_records
+
+    tagger = check_config(_with_rules(config, rules))
+    with open_store(config) as store:
+        return retag_records(store, tagger, query, dry_run=dry_run)
+
+
+def explain(config: Config, id: str, *, rules: Path | str | None = None) -> Explanation:
+    """Every rule and category signal evaluated on stored video ``id`` (or a unique prefix),
+    fired or not and why, with the category they give. InputError for an unknown id."""
+    from videokit.store import open_store
+    from videokit.tagging import check_config
+
+    config = _with_rules(config, rules)
+    tagger = check_config(config)
+    with open_store(config) as store:
+        record = store.get(id)
+    if record is None:
+        raise _unknown(config, id)
+    rule_results, signals, decision = tagger.explain(record)
+    return Explanation(record, list(rule_results), list(signals), decision)
+
+
+def list_rules(config: Config, *, rules: Path | str | None = None) -> list[Rule]:
+    """The tag rules in effect, in order: the built-in ones (unless ``[Rules] UseDefaults`` is
+    off), then those of ``rules`` (default ``[Rules] CustomTagRules``). ConfigError for a bad file."""
+    from videokit.tagging import load_rules
+
+    return list(load_rules(_with_rules(config, rules)))
+
+
+def check_rules(config: Config) -> RulesSummary:
+    """Validate the configured rules, taxonomy and priority keywords together (ConfigError
+    naming file, rule and field on the first problem)."""
+    from videokit.tagging import check_config
+
+    tagger = check_config(config)
+    custom = sum(1 for r in tagger.rules if r.origin.startswith("rule:"))
+    return RulesSummary(len(tagger.rules) - custom, custom, len(tagger.taxonomy.categories), tagger.taxonomy.source)
+
+
+def check_rules_file(path: Path | str) -> RulesFileCheck:
+    """Validate one rules, taxonomy or priority-keywords file, its kind read from its content
+    (ConfigError naming file, rule and field on the first problem). Needs no configuration."""
+    from videokit.tagging.classify import parse_taxonomy
+    from videokit.tagging.jsonfile import read_json
+    from videokit.tagging.priority import parse_priority_keywords
+    from videokit.tagging.rules import parse_rules
+
+    name = str(path)
+    data = read_json(path)
+    if isinstance(data, dict) and "priority_keywords" in data:
+        return RulesFileCheck(name, "priority_keywords", list(parse_priority_keywords(data, name)))
+    if isinstance(data, dict) and "categories" in data:
+        tax = parse_taxonomy(data, name)
+        return RulesFileCheck(name, "taxonomy", list(tax.categories), len(tax.signals))
+    return RulesFileCheck(name, "rules", [r.id for r in parse_rules(data, name)])
+
+
+def _with_rules(config: Config, rules: Path | str | None) -> Config:
+    if rules is None:
+        return config
+    return config.with_overrides({("Rules", "CustomTagRules"): str(Path(rules).expanduser().resolve())})
+
+
+def export_library(config: Config, fmt: str, out: Path | str, query: Query | None = None) -> ExportReport:
+    """Write the stored videos matching ``query`` (all without one) to ``out`` with the exporter
+    registered as ``fmt`` (json: a folder, one file per video plus index.json; jsonl, csv: a
+    file; plug-in exporters through the ``videokit.exporters`` entry points). UsageError naming
+    the registered formats for any other ``fmt``."""
+    from videokit.export import exporters
+    from videokit.store import open_store
+
+    names = exporters.names()
+    if fmt not in names:
+        raise UsageError(f"unknown export format {fmt!r}; choose one of: {', '.join(names)}")
+    exporter = exporters.get(fmt)
+    target = Path(out)
+    with open_store(config) as store:
+        n = exporter(store.iter_records(query), target)
+    return ExportReport(fmt, target, n)
+
+
+def migrate(
+    config: Config,
+    to: str,
+    from_: str | None = None,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> Migration:
+    """Copy every record from ``from_`` (default: the configured library store) to ``to``; each is
+    a ``mongodb://``/``mongodb+srv://`` URI, a ``.sqlite`` file or a library folder. Idempotent:
+    records are upserted by content id. ``progress(done, total)`` after each record. UsageError
+    when both are the same store or a location is not a store; StoreError when one is unreachable."""
+    from videokit.store import open_store
+    from videokit.store.migrate import describe, open_location
+    from videokit.store.migrate import migrate as copy_records
+
+    src = open_location(from_, config) if from_ else open_store(config)
+    try:
+        dst = open_location(to, config)
+        try:
+            source, destination = describe(src), describe(dst)
+            if source == destination:
+                raise UsageError(f"source and destination are the same store ({source})")
+            report = copy_records(src, dst, progress=progress)
+        finally:
+            dst.close()
+    finally:
+        src.close()
+    return Migration(source, destination, report)
+
+
+# -- single files and set-up ---------------------------------------------------------------------
+
+
+def probe_file(path: Path | str) -> MediaInfo:
+    """The technical metadata of one video file (ffprobe). InputError when it is missing or
+    not a video. Needs no configuration or library."""
+    from videokit.inputs import check_local
+    from videokit.probe import media_info
+
+    file = Path(path)
+    check_local(file)
+    return media_info(file)
+
+
+def find_scenes(config: Config, path: Path | str) -> SceneInfo:
+    """The scenes of one video file, with the ``[SceneDetection]`` settings of ``config``; no
+    library needed, nothing written. InputError when the file cannot be decoded."""
+    from videokit.scenes import SceneOptions, detect_scenes
+
+    return detect_scenes(str(path), SceneOptions.from_config(config))
+
+
+def init(directory: Path | str = ".", *, force: bool = False) -> list[Path]:
+    """Write a commented ``config.ini`` (every setting with its default) and example
+    ``custom_tags.json`` and ``priority_keywords.json`` into ``directory``; returns the files
+    written. UsageError when ``config.ini`` exists, unless ``force``."""
+    from videokit.config import render_ini
+    from videokit.tagging import write_examples
+
+    target = Path(directory)
+    target.mkdir(parents=True, exist_ok=True)
+    ini = target / "config.ini"
+    if ini.exists() and not force:
+        raise UsageError(f"{ini} exists; use --force to overwrite")
+    tmp = ini.with_name(f".{ini.name}.tmp")
+    tmp.write_text(render_ini(), encoding="utf-8")
+    tmp.replace(ini)
+    return [ini, *write_examples(target, force=force)]
+
+
+__all__ = [
+    # re-exported from videokit.pipeline
+    "build_pipeline",
+    "optional_stages",
+    "stage_names",
+    "validate",
+    # this module
+    "PRIORITIES",
+    "Answer",
+    "BrokerStatus",
+    "ExportReport",
+    "Explanation",
+    "Failure",
+    "Migration",
+    "RetryReport",
+    "RulesFileCheck",
+    "RulesSummary",
+    "RunResult",
+    "StatusReport",
+    "SubmitReport",
+    "TagEdit",
+    "WorkerStatus",
+    "ask",
+    "check_rules",
+    "check_rules_file",
+    "count",
+    "edit_tags",
+    "explain",
+    "export_library",
+    "find_scenes",
+    "get",
+    "init",
+    "list_rules",
+    "migrate",
+    "probe_file",
+    "retag",
+    "retry",
+    "run",
+    "run_worker",
+    "search",
+    "status",
+    "submit",
+]

@@ -180,6 +180,8 @@ class StageError:
 
 @dataclass(slots=True)
 class Record:
+    """Everything known about one video, keyed by its content id; stored as JSON."""
+
     id: str | None = None  # content id: SHA-256 of the file bytes
     sources: list[Source] = field(default_factory=list)
     file: FileInfo | None = None

@@ -1,18 +1,19 @@
-"""Core commands: init, run, probe, search, show, export."""
+"""Core commands: init, run, probe, search, show, export. Each is one call of :mod:`videokit.api`."""
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
+from videokit import api
 from videokit._cli.progress import RunProgress
-from videokit.config import render_ini
-from videokit.errors import InputError
-from videokit.store import Query, open_store
+from videokit.errors import InputError, UsageError
+from videokit.store import Query
 from videokit.store.base import RESOLUTION_ORDER
 
 
@@ -21,23 +22,12 @@ from videokit.store.base import RESOLUTION_ORDER
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
 def init(directory: str, force: bool) -> None:
     """Write a commented config.ini and example rules/keywords files into DIRECTORY."""
-    from videokit.tagging import write_examples
-
-    target = Path(directory)
-    target.mkdir(parents=True, exist_ok=True)
-    ini = target / "config.ini"
-    if ini.exists() and not force:
-        raise click.UsageError(f"{ini} exists; use --force to overwrite")
-    _atomic_write(ini, render_ini())
-    written = [ini, *write_examples(target, force=force)]
+    try:
+        written = api.init(directory, force=force)
+    except UsageError as e:
+        raise click.UsageError(str(e)) from None
     for p in written:
         click.echo(f"wrote {p}")
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 
 
 def from_option(f: Any) -> Any:
@@ -52,11 +42,13 @@ def from_option(f: Any) -> Any:
 
 
 def skip_option(f: Any) -> Any:
-    """``--skip STAGE`` (repeatable), for every command that runs the pipeline."""
-    from videokit.api import OPTIONAL_STAGES
-
+    """``--skip STAGE`` (repeatable), for every command that runs the pipeline. The stage names
+    are checked when the pipeline is built (plug-in stages may be optional too)."""
     return click.option(
-        "--skip", multiple=True, type=click.Choice(sorted(OPTIONAL_STAGES)), help="Skip an optional stage. Repeatable."
+        "--skip",
+        multiple=True,
+        metavar="STAGE",
+        help="Skip an optional stage (scenes, analyze, tag, classify, or an optional plug-in stage). Repeatable.",
     )(f)
 
 
@@ -65,9 +57,9 @@ def skip_option(f: Any) -> Any:
 @from_option
 @click.option("--workers", type=click.IntRange(min=1), help="Videos processed in parallel ([Concurrency] MaxWorkers).")
 @click.option("--threshold", type=float, help="Scene cut threshold ([SceneDetection] DefaultThreshold).")
-@click.option("--analyzer", help="Analysis backend: builtin, qwen, api, none ([QwenVL] Backend).")
+@click.option("--analyzer", help="Analysis backend: builtin, qwen, api, none ([Analysis] Backend).")
 @click.option("--ask", "questions", multiple=True, help="A targeted question for the analyzer. Repeatable.")
-@click.option("--per-scene", is_flag=True, default=None, help="Also describe each scene ([QwenVL] PerScene).")
+@click.option("--per-scene", is_flag=True, default=None, help="Also describe each scene ([Analysis] PerScene).")
 @click.option("--use-vpc", is_flag=True, default=None, help="Use [QwenVL] VpcEndpoint for the api backend.")
 @click.option(
     "--rules", "rules_file", type=click.Path(dir_okay=False), help="custom_tags.json ([Rules] CustomTagRules)."
@@ -90,17 +82,15 @@ def run(
     skip: tuple[str, ...],
 ) -> None:
     """Process INPUTS (files, folders, video URLs, page URLs) into the library."""
-    from videokit import api
-
     if not inputs and not from_files:
         raise click.UsageError("give at least one input (file, folder, URL) or --from FILE")
     cfg = state.config(
         {
             ("Concurrency", "MaxWorkers"): workers,
             ("SceneDetection", "DefaultThreshold"): threshold,
-            ("QwenVL", "Backend"): analyzer,
-            ("QwenVL", "Questions"): list(questions) if questions else None,
-            ("QwenVL", "PerScene"): per_scene,
+            ("Analysis", "Backend"): analyzer,
+            ("Analysis", "Questions"): list(questions) if questions else None,
+            ("Analysis", "PerScene"): per_scene,
             ("QwenVL", "UseVpc"): use_vpc,
             ("Rules", "CustomTagRules"): str(Path(rules_file).resolve()) if rules_file else None,
         }
@@ -114,7 +104,7 @@ def run(
             on_record=progress.record_done,
             on_progress=progress.download,
             on_items=progress.set_total,
-            extras={"refresh": refresh},
+            refresh=refresh,
         )
     ok = [r for r in result.records if not r.errors]
     click.echo(f"processed {len(ok)} of {len(result.records)} inputs into {cfg.library}", err=True)
@@ -132,13 +122,9 @@ def probe(state: Any, file: Path) -> None:
     """Print FILE's technical metadata as JSON."""
     import dataclasses
 
-    from videokit.inputs import check_local
-    from videokit.probe import media_info
-
     state.config()
     try:
-        check_local(file)
-        info = media_info(file)
+        info = api.probe_file(file)
     except InputError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(1)
@@ -218,9 +204,7 @@ def summary(r: Any) -> dict[str, Any]:
 @click.pass_obj
 def search(state: Any, text: str | None, limit: int | None, as_json: bool, **kw: Any) -> None:
     """Find videos by TEXT (title, description, tags, OCR, sources) and filters."""
-    cfg = state.config()
-    with open_store(cfg) as store:
-        records = store.search(build_query(text, kw, limit))
+    records = api.search(state.config(), build_query(text, kw, limit))
     if as_json:
         click.echo(json.dumps([summary(r) for r in records], indent=2, ensure_ascii=False))
         return
@@ -260,10 +244,10 @@ def search(state: Any, text: str | None, limit: int | None, as_json: bool, **kw:
 def show(state: Any, id: str) -> None:
     """Print the full record of video ID (or a unique id prefix) as JSON."""
     cfg = state.config()
-    with open_store(cfg) as store:
-        rec = store.get(id)
-    if rec is None:
-        click.echo(f"error: no video with id {id!r} in {cfg.library}; see 'videokit search'", err=True)
+    try:
+        rec = api.get(cfg, id)
+    except InputError as e:
+        click.echo(f"error: {e}", err=True)
         sys.exit(1)
     click.echo(rec.to_json(indent=2))
     if rec.scenes and rec.scenes.contact_sheet:
@@ -273,20 +257,38 @@ def show(state: Any, id: str) -> None:
         click.echo(f"tag {t.name!r}: {t.origin}, confidence {t.confidence:.2f}{why}", err=True)
 
 
+class Registered(click.Choice):
+    """A choice among the names a registry holds when the command runs, plug-ins included."""
+
+    def __init__(self, names: Callable[[], list[str]]) -> None:
+        self._names = names
+        super().__init__([])
+
+    @property
+    def choices(self) -> list[str]:  # type: ignore[override]
+        return self._names()
+
+    @choices.setter
+    def choices(self, value: Any) -> None:
+        """The names come from the registry; click's own assignment is ignored."""
+
+
+def _exporter_names() -> list[str]:
+    from videokit.export import exporters
+
+    return exporters.names()
+
+
 @click.command()
-@click.option("--format", "fmt", type=click.Choice(["json", "jsonl", "csv"]), required=True)
+@click.option("--format", "fmt", type=Registered(_exporter_names), required=True)
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder (json) or file (jsonl, csv).")
 @click.argument("text", required=False)
 @_filters
 @click.pass_obj
 def export(state: Any, fmt: str, out: Path, text: str | None, **kw: Any) -> None:
     """Export the library (or a filtered part) as JSON files, JSON lines or CSV."""
-    from videokit.export import exporters
-
-    cfg = state.config()
-    with open_store(cfg) as store:
-        n = exporters.get(fmt)(store.iter_records(build_query(text, kw)), out)
-    click.echo(f"exported {n} video(s) to {out}", err=True)
+    report = api.export_library(state.config(), fmt, out, build_query(text, kw))
+    click.echo(f"exported {report.count} video(s) to {out}", err=True)
 
 
 commands = [init, run, probe, search, show, export]

@@ -7,10 +7,7 @@ from typing import Any
 
 import click
 
-from videokit.errors import UsageError
-from videokit.store import open_store
-from videokit.store.migrate import describe, open_location
-from videokit.store.migrate import migrate as run_migration
+from videokit import api
 
 
 @click.command()
@@ -36,19 +33,13 @@ def migrate(state: Any, to: str, from_: str | None) -> None:
     password in the URI through an environment variable, e.g. --to "$VIDEOKIT_MONGODB_URI".
     """
     cfg = state.config()
-    src = open_location(from_, cfg) if from_ else open_store(cfg)
-    try:
-        dst = open_location(to, cfg)
-        try:
-            if describe(src) == describe(dst):
-                raise UsageError(f"source and destination are the same store ({describe(src)})")
-            report = _run(src, dst, quiet=state.quiet)
-        finally:
-            dst.close()
-    finally:
-        src.close()
+    if state.quiet or not sys.stderr.isatty():
+        done = api.migrate(cfg, to, from_)
+    else:
+        done = _with_bar(cfg, to, from_)
+    report = done.report
     click.echo(
-        f"{describe(src)} -> {describe(dst)}: {report.copied} copied, {report.updated} updated, "
+        f"{done.source} -> {done.destination}: {report.copied} copied, {report.updated} updated, "
         f"{report.unchanged} unchanged, {len(report.failed)} failed",
         err=True,
     )
@@ -58,9 +49,7 @@ def migrate(state: Any, to: str, from_: str | None) -> None:
         sys.exit(1)
 
 
-def _run(src: Any, dst: Any, *, quiet: bool) -> Any:
-    if quiet or not sys.stderr.isatty():
-        return run_migration(src, dst)
+def _with_bar(cfg: Any, to: str, from_: str | None) -> api.Migration:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -68,7 +57,7 @@ def _run(src: Any, dst: Any, *, quiet: bool) -> Any:
         TextColumn("migrating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=Console(stderr=True)
     ) as bar:
         task = bar.add_task("migrate", total=None)
-        return run_migration(src, dst, progress=lambda done, total: bar.update(task, completed=done, total=total))
+        return api.migrate(cfg, to, from_, progress=lambda done, total: bar.update(task, completed=done, total=total))
 
 
 commands = [migrate]

@@ -52,9 +52,9 @@ class RunProgress:
         with self._lock:
             task = self._tasks.get(url)
             if task is None:
-                from videokit.download import redact
+                from videokit.net import redact_url
 
-                shown = redact(url).split("?", 1)[0]
+                shown = redact_url(url).split("?", 1)[0]
                 name = shown.rstrip("/").rsplit("/", 1)[-1][:40] or shown[:40]
                 task = self._tasks[url] = self._progress.add_task(f"  {name}", total=total)
             self._progress.update(task, completed=done, total=total)

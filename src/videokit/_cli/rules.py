@@ -1,18 +1,15 @@
-"""``videokit rules check|explain|list`` and ``videokit retag``."""
+"""``videokit rules check|explain|list``, ``videokit retag`` and ``videokit tag``: calls of :mod:`videokit.api`."""
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
 
+from videokit import api
 from videokit._cli.core import _filters, build_query
-
-
-def _rules_override(rules_file: str | None) -> dict[tuple[str, str], Any]:
-    return {("Rules", "CustomTagRules"): str(Path(rules_file).resolve()) if rules_file else None}
+from videokit.errors import InputError
 
 
 @click.group()
@@ -28,32 +25,20 @@ def check(state: Any, files: tuple[str, ...]) -> None:
 
     The kind of each file is read from its content. Exit status 2 on the first problem.
     """
-    from videokit.tagging import check_config
-    from videokit.tagging.classify import parse_taxonomy
-    from videokit.tagging.jsonfile import read_json
-    from videokit.tagging.priority import parse_priority_keywords
-    from videokit.tagging.rules import parse_rules
-
     if not files:
-        cfg = state.config()
-        tagger = check_config(cfg)
-        custom = [r for r in tagger.rules if r.origin.startswith("rule:")]
+        s = api.check_rules(state.config())
         click.echo(
-            f"ok: {len(tagger.rules) - len(custom)} built-in and {len(custom)} custom rules, "
-            f"{len(tagger.taxonomy.categories)} categories ({tagger.taxonomy.source})"
+            f"ok: {s.builtin_rules} built-in and {s.custom_rules} custom rules, {s.categories} categories ({s.taxonomy})"
         )
         return
     for f in files:
-        data = read_json(f)
-        if isinstance(data, dict) and "priority_keywords" in data:
-            kws = parse_priority_keywords(data, f)
-            click.echo(f"{f}: ok, {len(kws)} priority keywords")
-        elif isinstance(data, dict) and "categories" in data:
-            tax = parse_taxonomy(data, f)
-            click.echo(f"{f}: ok, {len(tax.categories)} categories, {len(tax.signals)} signals")
+        c = api.check_rules_file(f)
+        if c.kind == "priority_keywords":
+            click.echo(f"{f}: ok, {len(c.names)} priority keywords")
+        elif c.kind == "taxonomy":
+            click.echo(f"{f}: ok, {len(c.names)} categories, {c.signals} signals")
         else:
-            parsed = parse_rules(data, f)
-            click.echo(f"{f}: ok, {len(parsed)} rules ({', '.join(r.id for r in parsed)})")
+            click.echo(f"{f}: ok, {len(c.names)} rules ({', '.join(c.names)})")
 
 
 @rules.command(name="list")
@@ -63,10 +48,7 @@ def check(state: Any, files: tuple[str, ...]) -> None:
 @click.pass_obj
 def list_rules(state: Any, rules_file: str | None) -> None:
     """List the rules in effect: id, tags, and description."""
-    from videokit.tagging import load_rules
-
-    cfg = state.config(_rules_override(rules_file))
-    for r in load_rules(cfg):
+    for r in api.list_rules(state.config(), rules=rules_file):
         extra = f" - {r.description}" if r.description else ""
         click.echo(f"{r.origin}: {', '.join(r.tags)}{extra}")
 
@@ -80,17 +62,12 @@ def list_rules(state: Any, rules_file: str | None) -> None:
 @click.pass_obj
 def explain(state: Any, id: str, rules_file: str | None, fired_only: bool) -> None:
     """Show why video ID has its tags and category: every rule, fired or not, and why."""
-    from videokit.store import open_store
-    from videokit.tagging import check_config
-
-    cfg = state.config(_rules_override(rules_file))
-    tagger = check_config(cfg)
-    with open_store(cfg) as store:
-        rec = store.get(id)
-    if rec is None:
-        click.echo(f"error: no video with id {id!r} in {cfg.library}; see 'videokit search'", err=True)
+    try:
+        why = api.explain(state.config(), id, rules=rules_file)
+    except InputError as e:
+        click.echo(f"error: {e}", err=True)
         sys.exit(1)
-    rule_results, signals, decision = tagger.explain(rec)
+    rec, rule_results, signals, decision = why.record, why.rules, why.signals, why.decision
     click.echo(f"{rec.id}  {rec.title}")
     click.echo("tags:")
     for t in rec.tags:
@@ -129,14 +106,7 @@ def retag(state: Any, text: str | None, rules_file: str | None, dry_run: bool, *
 
     Nothing is downloaded or analysed again.
     """
-    from videokit.store import open_store
-    from videokit.tagging import check_config
-    from videokit.tagging import retag as run_retag
-
-    cfg = state.config(_rules_override(rules_file))
-    tagger = check_config(cfg)  # a bad rules file stops here, before the library is touched
-    with open_store(cfg) as store:
-        report = run_retag(store, tagger, build_query(text, kw), dry_run=dry_run)
+    report = api.retag(state.config(), build_query(text, kw), rules=rules_file, dry_run=dry_run)
     prefix = "would have " if dry_run else ""
     click.echo(prefix + report.summary())
 
@@ -149,13 +119,10 @@ def retag(state: Any, text: str | None, rules_file: str | None, dry_run: bool, *
 def tag_cmd(state: Any, id: str, add: tuple[str, ...], remove: tuple[str, ...]) -> None:
     """Add or remove your own tags on video ID (origin "user"); they outrank rule and AI tags,
     survive retag and re-runs, and count in the category."""
-    from videokit.api import edit_tags
-    from videokit.errors import InputError
-
     if not add and not remove:
         raise click.UsageError("give --add NAME or --remove NAME")
     try:
-        edit = edit_tags(state.config(), id, add, remove)
+        edit = api.edit_tags(state.config(), id, add, remove)
     except InputError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(1)

@@ -8,6 +8,7 @@ from dataclasses import asdict
 
 import click
 
+from videokit import api
 from videokit.errors import InputError
 
 
@@ -33,8 +34,6 @@ def scenes(
     as_json: bool,
 ) -> None:
     """Find the scenes of FILE: cuts, fades, dissolves and wipes."""
-    from videokit.scenes import SceneOptions, detect_scenes
-
     cfg = state.config(
         {
             ("SceneDetection", "DefaultThreshold"): threshold,
@@ -44,7 +43,7 @@ def scenes(
         }
     )
     try:
-        info = detect_scenes(file, SceneOptions.from_config(cfg))
+        info = api.find_scenes(cfg, file)
     except InputError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(1)

@@ -16,6 +16,8 @@ RESOLUTION_ORDER = ["SD", "480p", "720p", "1080p", "1440p", "4K"]
 
 @dataclass(slots=True)
 class Query:
+    """Filters for searching a library; every one given must match."""
+
     text: str | None = None  # full-text: title, description, tags, file name, sources, OCR, answers
     tags: list[str] = field(default_factory=list)  # all must be present (case-insensitive)
     category: str | None = None

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from videokit.errors import UsageError
+from videokit.errors import InputError, UsageError
 from videokit.record import Record
 from videokit.store.base import Query, Store
 
@@ -29,6 +29,8 @@ PAGE = 200  # records per destination look-up
 
 @dataclass(slots=True)
 class MigrateReport:
+    """How many records a migration copied, updated, found unchanged, or could not copy."""
+
     copied: int = 0  # new in the destination
     updated: int = 0  # present but different, overwritten
     unchanged: int = 0  # already identical
@@ -72,7 +74,7 @@ def _copy(record: Record, existing: Record | None, dst: Store, report: MigrateRe
         return
     try:
         dst.upsert(record)
-    except (ValueError, TypeError, OverflowError) as e:  # the record itself is unstorable
+    except (InputError, ValueError, TypeError, OverflowError) as e:  # the record itself is unstorable
         report.failed.append((rid, f"{type(e).__name__}: {e}"))
         log.warning("migrate: record %s not copied: %s", rid[:12], e)
         return

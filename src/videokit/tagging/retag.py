@@ -12,6 +12,8 @@ from videokit.tagging.engine import Tagger
 
 @dataclass(slots=True)
 class RetagReport:
+    """How many records a retag checked and changed, and the tags it added and removed."""
+
     records: int = 0  # looked at
     changed: int = 0  # written back
     tags_added: int = 0
