@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from media import make_video
 from videokit.analysis import api as api_mod
-from videokit.analysis.api import ApiAnalyzer, retry_after
+from videokit.analysis.api import ApiAnalyzer
 from videokit.analysis.stage import AnalyzeStage
 from videokit.config import load_config
 from videokit.errors import ConfigError, TransientError
@@ -40,11 +40,15 @@ class Reply:
 
 
 class ChatServer:
-    """Replays queued replies (the last one repeats) and records every request."""
+    """Replays queued replies (the last one repeats) and records every request; ``peak`` is
+    the most requests it was answering at the same time."""
 
     def __init__(self) -> None:
         self.replies: list[Reply] = []
         self.requests: list[dict] = []
+        self.in_flight = 0
+        self.peak = 0
+        self.lock = threading.Lock()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -52,9 +56,20 @@ class ChatServer:
                 pass
 
             def do_POST(self) -> None:  # noqa: N802
+                with server.lock:
+                    server.in_flight += 1
+                    server.peak = max(server.peak, server.in_flight)
+                try:
+                    self._answer()
+                finally:
+                    with server.lock:
+                        server.in_flight -= 1
+
+            def _answer(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                server.requests.append({"path": self.path, "headers": dict(self.headers), "body": json.loads(body)})
-                reply = server.replies.pop(0) if len(server.replies) > 1 else server.replies[0]
+                with server.lock:
+                    server.requests.append({"path": self.path, "headers": dict(self.headers), "body": json.loads(body)})
+                    reply = server.replies.pop(0) if len(server.replies) > 1 else server.replies[0]
                 if reply.delay:
                     time.sleep(reply.delay)
                 if reply.status == 200:
@@ -121,12 +136,12 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 def config(tmp_path: Path, server: ChatServer, **extra: object):
     over = {
         ("Library", "Location"): str(tmp_path / "lib"),
-        ("QwenVL", "Backend"): "api",
+        ("Analysis", "Backend"): "api",
         ("QwenVL", "PublicEndpoint"): server.base,
         ("QwenVL", "ApiModel"): "qwen2-vl-7b-instruct",
         ("QwenVL", "ApiKeyEnv"): "VIDEOKIT_TEST_KEY",
-        ("QwenVL", "Questions"): ["Is there a drone?"],
-        ("QwenVL", "MaxFrames"): 3,
+        ("Analysis", "Questions"): ["Is there a drone?"],
+        ("Analysis", "MaxFrames"): 3,
         ("QwenVL", "Retries"): 2,
         ("QwenVL", "Timeout"): 5.0,
     }
@@ -229,12 +244,6 @@ def test_use_vpc_switches_endpoint(tmp_path, server, clip):
     assert rec.analysis.description == GOOD["description"] and len(server.requests) == 1
 
 
-def test_retry_after_http_date():
-    assert retry_after("5") == 5.0
-    assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
-    assert retry_after("soon") is None
-
-
 # -- cache ---------------------------------------------------------------------------------
 
 
@@ -255,7 +264,7 @@ def test_changed_keywords_or_questions_or_refresh_call_again(tmp_path, server, c
     run_stage(cfg, clip, keywords=["drones"])
     run_stage(cfg, clip, keywords=["boats"])
     assert len(server.requests) == 2
-    run_stage(config(tmp_path, server, **{"QwenVL.Questions": ["What colour is the sky?"]}), clip, keywords=["boats"])
+    run_stage(config(tmp_path, server, **{"Analysis.Questions": ["What colour is the sky?"]}), clip, keywords=["boats"])
     assert len(server.requests) == 3
     run_stage(cfg, clip, keywords=["drones"], refresh=True)
     assert len(server.requests) == 4

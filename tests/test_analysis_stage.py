@@ -46,9 +46,13 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_video(tmp_path_factory.mktemp("stage") / "clip.mp4", duration=3.0)
 
 
-def cfg(tmp_path: Path, backend: str = "recorder", **kw):
-    over = {("Library", "Location"): str(tmp_path / "lib"), ("QwenVL", "Backend"): backend, ("QwenVL", "MaxFrames"): 4}
-    over.update(kw)
+def cfg(tmp_path: Path, backend: str = "recorder", extra: dict | None = None):
+    over = {
+        ("Library", "Location"): str(tmp_path / "lib"),
+        ("Analysis", "Backend"): backend,
+        ("Analysis", "MaxFrames"): 4,
+    }
+    over.update(extra or {})
     return load_config(None, env={}, overrides=over)
 
 
@@ -113,3 +117,43 @@ def test_ask_builtin_on_a_file_outside_the_library(tmp_path, clip):
     )
     assert res.exit_code == 0, res.output
     assert "Audio:" in res.output and "not stored" in res.output
+
+
+class GpuRecorder(Recorder):
+    """A plug-in backend that declares it needs a GPU."""
+
+    name = "gpu-recorder"
+    needs_gpu = True
+
+
+analyzers.register("gpu-recorder")(GpuRecorder)
+
+
+def test_the_analyzer_declares_where_the_stage_runs(tmp_path):
+    from videokit.distributed.plan import stage_groups
+
+    assert AnalyzeStage.from_config(cfg(tmp_path, backend="gpu-recorder")).resources == {"gpu"}
+    assert AnalyzeStage.from_config(cfg(tmp_path, backend="recorder")).resources == {"cpu"}
+    assert AnalyzeStage.from_config(cfg(tmp_path, backend="qwen")).resources == {"gpu"}
+    assert AnalyzeStage.from_config(cfg(tmp_path, backend="builtin")).resources == {"cpu"}
+    assert AnalyzeStage.from_config(cfg(tmp_path, backend="none")) is None
+    queues = {name: queue for queue, names in stage_groups(cfg(tmp_path, "gpu-recorder")) for name in names}
+    assert queues["analyze"] == "gpu" and queues["probe"] == "cpu"
+    queues = {name: queue for queue, names in stage_groups(cfg(tmp_path, "recorder")) for name in names}
+    assert queues["analyze"] == "cpu"
+
+
+def test_batch_size_is_known_before_setup_without_loading_a_model(tmp_path, monkeypatch):
+    import videokit.analysis.qwen as qwen
+
+    def no_loading(*a, **k):
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(qwen, "load_model", no_loading)
+    model = tmp_path / "model"
+    model.mkdir()
+    over = {("QwenVL", "Model"): str(model), ("QwenVL", "BatchSize"): 3}
+    assert AnalyzeStage.from_config(cfg(tmp_path, "qwen", over)).batch_size == 3
+    api = {("QwenVL", "PublicEndpoint"): "http://127.0.0.1:9/v1", ("QwenVL", "MaxConcurrentRequests"): 5}
+    assert AnalyzeStage.from_config(cfg(tmp_path, "api", api)).batch_size == 5
+    assert AnalyzeStage.from_config(cfg(tmp_path)).batch_size == 1  # a backend that does not batch

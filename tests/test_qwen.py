@@ -74,9 +74,12 @@ def sampled_frames(media_dir: Path) -> list[FrameRef]:
     return [FrameRef(p, i / 4, 0 if i < 4 else 1) for i, p in enumerate(files)]
 
 
+ANALYSIS_KEYS = {"Backend", "Questions", "PerScene", "MaxFrames"}  # [Analysis]; the rest are [QwenVL]
+
+
 def analyzer(model: Path, **settings: Any) -> QwenAnalyzer:
     overrides = {("QwenVL", "Model"): str(model), ("QwenVL", "MaxNewTokens"): "8", ("QwenVL", "Device"): "cpu"}
-    overrides.update({("QwenVL", k): str(v) for k, v in settings.items()})
+    overrides.update({("Analysis" if k in ANALYSIS_KEYS else "QwenVL", k): str(v) for k, v in settings.items()})
     return QwenAnalyzer(load_config(None, env={}, overrides=overrides))
 
 
@@ -285,6 +288,8 @@ def test_cpu_model_is_fp32(tiny_qwen2):
 def test_settings_a_user_can_get_wrong(tmp_path):
     with pytest.raises(ConfigError, match="MinPixels"):
         analyzer(tmp_path, MinPixels=90000, MaxPixels=20000)
+    with pytest.raises(ConfigError, match=r"\[QwenVL\] Device = 'gpu0' is not valid"):
+        analyzer(tmp_path, Device="gpu0")  # when the settings are read, before any model loads
     (tmp_path / "bert").mkdir()
     (tmp_path / "bert" / "config.json").write_text(json.dumps({"model_type": "bert"}))
     with pytest.raises(ConfigError, match="Qwen2-VL and Qwen2.5-VL"):

@@ -54,11 +54,12 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def config_ini(tmp_path: Path, tiny_model: Path) -> Path:
     ini = tmp_path / "config.ini"
     ini.write_text(
-        "[QwenVL]\n"
+        "[Analysis]\n"
         "Backend = qwen\n"
+        "MaxFrames = 4\n"
+        "[QwenVL]\n"
         f"Model = {tiny_model}\n"
         "Device = cpu\n"
-        "MaxFrames = 4\n"
         "MaxPixels = 20000\n"
         "MaxNewTokens = 12\n"
         "[Concurrency]\n"

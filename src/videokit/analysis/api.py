@@ -4,27 +4,34 @@ vision-language model (vLLM, DashScope compatible mode, PAI-EAS, Ollama).
 One request per video: the sampled frames as base64 data-URL images plus the instruction in
 one user message. Retries with exponential backoff and jitter on timeouts, connection
 errors, 408/429/5xx (``Retry-After`` honoured); at most ``[QwenVL] MaxConcurrentRequests``
-requests in flight across threads. The key comes only from the environment variable named
+requests in flight across threads. The analyze stage gathers that many videos and
+:meth:`ApiAnalyzer.analyze_many` sends their requests at once, so the bound is kept full
+across videos; a video whose request fails gets its own error. The key comes only from the environment variable named
 by ``[QwenVL] ApiKeyEnv`` and is never logged.
 """
 
 from __future__ import annotations
 
 import base64
-import email.utils
 import logging
 import os
-import random
 import threading
 import time
-from typing import Any
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from videokit.analysis.base import AnalysisRequest, Analyzer
 from videokit.analysis.parse import parse_analysis
 from videokit.errors import ConfigError, InputError, TransientError
+from videokit.net import backoff_delay, parse_retry_after
 from videokit.record import Analysis
+
+if TYPE_CHECKING:
+    from videokit.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -33,27 +40,25 @@ _sleep = time.sleep  # tests replace it to record backoff delays
 MIME = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp"}
 
 
-class ApiAnalyzer(Analyzer):
-    name = "api"
-    version = "1"
+@dataclass(frozen=True, slots=True)
+class ApiOptions:
+    """The api backend's settings, read and checked once (``[QwenVL]``, backoff from ``[Download]``)."""
 
-    def __init__(self, config: Any, *, transport: httpx.BaseTransport | None = None) -> None:
-        super().__init__(config)
-        self._transport = transport
-        self._client: httpx.Client | None = None
-        self._slots = threading.BoundedSemaphore(int(config.get("QwenVL", "MaxConcurrentRequests")))
-        self.calls = 0  # HTTP requests sent (tests and benchmarks read it)
-        self._calls_lock = threading.Lock()
+    model: str
+    url: str  # the chat-completions URL
+    api_key_env: str
+    timeout: float  # seconds per request; 0: none
+    retries: int
+    max_concurrent: int
+    max_new_tokens: int
+    backoff_base: float
+    backoff_max: float
 
-    @property
-    def model(self) -> str:
-        return str(self.config.get("QwenVL", "ApiModel"))
-
-    @property
-    def endpoint(self) -> str:
-        cfg = self.config
-        key = "VpcEndpoint" if cfg.get("QwenVL", "UseVpc") else "PublicEndpoint"
-        base = str(cfg.get("QwenVL", key)).strip()
+    @classmethod
+    def from_config(cls, config: Config) -> ApiOptions:
+        get = config.get
+        key = "VpcEndpoint" if get("QwenVL", "UseVpc") else "PublicEndpoint"
+        base = str(get("QwenVL", key)).strip()
         if not base:
             raise ConfigError(
                 f"the api analyzer needs [QwenVL] {key} (an OpenAI-compatible base URL such as "
@@ -62,22 +67,65 @@ class ApiAnalyzer(Analyzer):
         if not base.startswith(("http://", "https://")):
             raise ConfigError(f"[QwenVL] {key} must start with http:// or https://, got {base!r}")
         base = base.rstrip("/")
-        return base if base.endswith("/chat/completions") else base + "/chat/completions"
+        return cls(
+            model=str(get("QwenVL", "ApiModel")),
+            url=base if base.endswith("/chat/completions") else base + "/chat/completions",
+            api_key_env=str(get("QwenVL", "ApiKeyEnv")),
+            timeout=float(get("QwenVL", "Timeout")),
+            retries=max(0, int(get("QwenVL", "Retries"))),
+            max_concurrent=int(get("QwenVL", "MaxConcurrentRequests")),
+            max_new_tokens=int(get("QwenVL", "MaxNewTokens")),
+            backoff_base=float(get("Download", "BackoffBase")),
+            backoff_max=float(get("Download", "BackoffMax")),
+        )
+
+
+class ApiAnalyzer(Analyzer):
+    name = "api"
+    version = "1"
+
+    def __init__(self, config: Config, *, transport: httpx.BaseTransport | None = None) -> None:
+        super().__init__(config)
+        self.options = ApiOptions.from_config(config)
+        self._transport = transport
+        self._client: httpx.Client | None = None
+        self._client_lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(self.options.max_concurrent)
+        self.calls = 0  # HTTP requests sent (tests and benchmarks read it)
+        self._calls_lock = threading.Lock()
+
+    @property
+    def model(self) -> str:
+        return self.options.model
+
+    @property
+    def endpoint(self) -> str:
+        return self.options.url
+
+    @property
+    def batch_size(self) -> int:
+        """``[QwenVL] MaxConcurrentRequests``: the videos whose requests are in flight together."""
+        return self.options.max_concurrent
 
     def cache_params(self) -> dict[str, Any]:
-        return {"max_tokens": int(self.config.get("QwenVL", "MaxNewTokens"))}
+        return {"max_tokens": self.options.max_new_tokens}
 
     def setup(self) -> None:
-        url = self.endpoint  # ConfigError before any video
-        headers = {"Content-Type": "application/json", "User-Agent": "videokit"}
-        env_name = str(self.config.get("QwenVL", "ApiKeyEnv"))
-        key = os.environ.get(env_name, "").strip() if env_name else ""
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-        else:
-            log.info("no API key in $%s; calling %s without Authorization", env_name, url)
-        timeout = float(self.config.get("QwenVL", "Timeout")) or None
-        self._client = httpx.Client(headers=headers, timeout=timeout, transport=self._transport)
+        with self._client_lock:
+            if self._client is not None:
+                return
+            url = self.endpoint
+            headers = {"Content-Type": "application/json", "User-Agent": "videokit"}
+            env_name = self.options.api_key_env
+            key = os.environ.get(env_name, "").strip() if env_name else ""
+            if key:
+                headers["Authorization"] = f"Bearer {key}"
+            else:
+                log.info("no API key in $%s; calling %s without Authorization", env_name, url)
+            timeout = self.options.timeout or None
+            # connections enough for every request in flight (httpx.Client is thread-safe)
+            limits = httpx.Limits(max_connections=max(10, self.options.max_concurrent))
+            self._client = httpx.Client(headers=headers, timeout=timeout, transport=self._transport, limits=limits)
 
     def close(self) -> None:
         if self._client is not None:
@@ -97,9 +145,25 @@ class ApiAnalyzer(Analyzer):
         return {
             "model": self.model,
             "messages": [{"role": "user", "content": content}],
-            "max_tokens": int(self.config.get("QwenVL", "MaxNewTokens")),
+            "max_tokens": self.options.max_new_tokens,
             "temperature": 0,
         }
+
+    def analyze_many(self, requests: Sequence[AnalysisRequest]) -> list[Analysis | Exception]:
+        """The requests sent together, at most ``MaxConcurrentRequests`` in flight; one entry per
+        request, in order: its analysis or the exception that request ended with."""
+        if len(requests) <= 1:
+            return super().analyze_many(requests)
+        self.setup()
+
+        def one(request: AnalysisRequest) -> Analysis | Exception:
+            try:
+                return self.analyze(request)
+            except Exception as e:  # that video's own failure
+                return e
+
+        with ThreadPoolExecutor(min(len(requests), self.options.max_concurrent), "videokit-api") as pool:
+            return list(pool.map(one, requests))
 
     def analyze(self, request: AnalysisRequest) -> Analysis:
         if self._client is None:
@@ -119,9 +183,7 @@ class ApiAnalyzer(Analyzer):
     def _post(self, body: dict[str, Any], label: str) -> dict[str, Any]:
         assert self._client is not None
         url = self.endpoint
-        retries = max(0, int(self.config.get("QwenVL", "Retries")))
-        base = float(self.config.get("Download", "BackoffBase"))
-        cap = float(self.config.get("Download", "BackoffMax"))
+        retries, base, cap = self.options.retries, self.options.backoff_base, self.options.backoff_max
         problem = ""
         for attempt in range(retries + 1):
             wait: float | None = None
@@ -131,7 +193,7 @@ class ApiAnalyzer(Analyzer):
                         self.calls += 1
                     resp = self._client.post(url, json=body)
             except httpx.TimeoutException:
-                problem = f"no reply within {self.config.get('QwenVL', 'Timeout')}s"
+                problem = f"no reply within {self.options.timeout}s"
             except httpx.TransportError as e:
                 problem = f"cannot reach {url}: {type(e).__name__}"
             else:
@@ -145,35 +207,17 @@ class ApiAnalyzer(Analyzer):
                     return data
                 problem = f"HTTP {resp.status_code} {_error_text(resp)}".strip()
                 if resp.status_code in (401, 403):
-                    env_name = self.config.get("QwenVL", "ApiKeyEnv")
+                    env_name = self.options.api_key_env
                     raise InputError(f"{label}: {url} refused the API key ({problem}); check ${env_name}")
                 if resp.status_code not in RETRY_STATUS:
                     raise InputError(f"{label}: {url} rejected the request ({problem})")
-                wait = retry_after(resp.headers.get("Retry-After"))
+                wait = parse_retry_after(resp.headers.get("Retry-After"))
             if attempt == retries:
                 break
-            delay = (
-                min(cap, base * 2**attempt) * random.uniform(0.5, 1.0) if wait is None else min(wait, max(cap, 60.0))
-            )
+            delay = backoff_delay(attempt + 1, base, cap) if wait is None else min(wait, max(cap, 60.0))
             log.info("%s: api attempt %d failed (%s); retrying in %.2fs", label, attempt + 1, problem, delay)
             _sleep(delay)
         raise TransientError(f"{label}: api analyzer gave up after {retries + 1} attempts: {problem}")
-
-
-def retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date), else None."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def _content(reply: dict[str, Any]) -> str:

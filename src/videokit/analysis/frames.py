@@ -6,11 +6,10 @@ the GOPs around the sampled times are decoded, never the whole video.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
-from videokit.errors import ConfigError, InputError, TransientError
+from videokit.errors import InputError, TransientError, require_tool
 
 
 def sample_times(duration: float | None, count: int) -> list[float]:
@@ -22,10 +21,7 @@ def sample_times(duration: float | None, count: int) -> list[float]:
 
 
 def ffmpeg_exe() -> str:
-    exe = shutil.which("ffmpeg")
-    if exe is None:
-        raise ConfigError("ffmpeg not found; install ffmpeg (apt-get install ffmpeg)")
-    return exe
+    return require_tool("ffmpeg")
 
 
 def run_ffmpeg(args: list[str], video: Path, timeout: float) -> None:

@@ -2,10 +2,12 @@
 
 The model is loaded once per process (a per-process cache keyed by model, device and cache
 folder, so several analyzer instances share it) and reused for every video. Each video is
-one request built from the scene stage's sampled frames (up to ``[QwenVL] MaxFrames``,
+one request built from the scene stage's sampled frames (up to ``[Analysis] MaxFrames``,
 chosen evenly); with ``per_scene`` each scene is also one request on that scene's frames.
-Requests are batched (``[QwenVL] BatchSize`` per ``generate`` call, left padded, halved on
-GPU out-of-memory). Inputs come from ``AutoProcessor`` when torchvision is installed and
+The analyze stage gathers ``[QwenVL] BatchSize`` videos and sends them together; their
+requests (scenes included) are batched ``BatchSize`` per ``generate`` call (left padded,
+halved on GPU out-of-memory). A video whose frames cannot be read, or whose request fails,
+gets its own error; the others are analysed. Inputs come from ``AutoProcessor`` when torchvision is installed and
 from :mod:`videokit.analysis.qwen_preprocess` otherwise; both give the same
 ``input_ids``/``mm_token_type_ids``/``video_grid_thw``. Qwen2.5-VL also gets
 ``second_per_grid_ts`` from the real sampling fps.
@@ -17,6 +19,7 @@ import importlib.util
 import json
 import logging
 import os
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -35,7 +38,7 @@ from videokit.analysis.qwen_preprocess import (
     select_evenly,
     token_types,
 )
-from videokit.errors import ConfigError, InputError
+from videokit.errors import ConfigError, InputError, one_line
 from videokit.record import Analysis
 
 if TYPE_CHECKING:
@@ -90,6 +93,53 @@ def have_torchvision() -> bool:
     return True
 
 
+_DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
+
+
+@dataclass(frozen=True, slots=True)
+class QwenOptions:
+    """The qwen backend's settings, read and checked once (``[QwenVL]`` and ``[Analysis] MaxFrames``)."""
+
+    model_id: str  # hub id, or the absolute path of a local checkpoint folder
+    cache_dir: str | None
+    device: str
+    max_frames: int
+    min_pixels: int
+    max_pixels: int
+    max_new_tokens: int
+    batch_size: int
+
+    @classmethod
+    def from_config(cls, config: Config) -> QwenOptions:
+        get = config.get
+        model_id = str(get("QwenVL", "Model")).strip()
+        if not model_id:
+            raise ConfigError(
+                "[QwenVL] Model is empty; set a hub id such as Qwen/Qwen2-VL-2B-Instruct or a local folder"
+            )
+        if os.path.isdir(os.path.expanduser(model_id)):
+            model_id = str(Path(model_id).expanduser().resolve())
+        device = str(get("QwenVL", "Device")).strip().lower() or "auto"
+        if not _DEVICE.fullmatch(device):
+            raise ConfigError(f"[QwenVL] Device = {device!r} is not valid; use auto, cpu, cuda or cuda:N")
+        options = cls(
+            model_id=model_id,
+            cache_dir=str(get("QwenVL", "ModelDir") or "") or None,
+            device=device,
+            max_frames=int(get("Analysis", "MaxFrames")),
+            min_pixels=int(get("QwenVL", "MinPixels")),
+            max_pixels=int(get("QwenVL", "MaxPixels")),
+            max_new_tokens=int(get("QwenVL", "MaxNewTokens")),
+            batch_size=int(get("QwenVL", "BatchSize")),
+        )
+        if options.min_pixels > options.max_pixels:
+            raise ConfigError(
+                f"[QwenVL] MinPixels ({options.min_pixels}) is larger than MaxPixels ({options.max_pixels}); "
+                "lower MinPixels or raise MaxPixels"
+            )
+        return options
+
+
 def resolve_device(setting: str) -> str:
     """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``; CUDA asked for but absent -> ConfigError."""
     import torch
@@ -124,7 +174,7 @@ def _load(model_id: str, device: str, cache_dir: str | None) -> LoadedModel:
     try:
         config = AutoConfig.from_pretrained(model_id, cache_dir=cache_dir)
     except (OSError, ValueError) as e:
-        raise ConfigError(f"{where}: cannot load it ({_one_line(e)}); give a hub id or a local model folder") from e
+        raise ConfigError(f"{where}: cannot load it ({one_line(e, 300)}); give a hub id or a local model folder") from e
     if config.model_type not in SUPPORTED:
         raise ConfigError(f"{where} is a {config.model_type!r} model; the qwen backend runs Qwen2-VL and Qwen2.5-VL")
     kwargs: dict[str, Any] = {"cache_dir": cache_dir}
@@ -137,7 +187,7 @@ def _load(model_id: str, device: str, cache_dir: str | None) -> LoadedModel:
         model = AutoModelForImageTextToText.from_pretrained(model_id, **kwargs)
         tokenizer = AutoTokenizer.from_pretrained(model_id, cache_dir=cache_dir)
     except (OSError, ValueError) as e:
-        raise ConfigError(f"{where}: cannot load the weights or tokenizer ({_one_line(e)})") from e
+        raise ConfigError(f"{where}: cannot load the weights or tokenizer ({one_line(e, 300)})") from e
     if not device.startswith("cuda"):
         model.to(device)
     model.eval()
@@ -154,7 +204,7 @@ def _auto_processor(model_id: str, cache_dir: str | None) -> Any | None:
     try:
         processor = AutoProcessor.from_pretrained(model_id, cache_dir=cache_dir)
     except (OSError, ValueError, ImportError) as e:
-        log.info("%s: no AutoProcessor (%s); using videokit's Qwen-VL preprocessing", model_id, _one_line(e))
+        log.info("%s: no AutoProcessor (%s); using videokit's Qwen-VL preprocessing", model_id, one_line(e, 300))
         return None
     if getattr(processor, "video_processor", None) is None or getattr(processor, "tokenizer", None) is None:
         return None
@@ -173,7 +223,9 @@ def _preprocessor_config(model_id: str, cache_dir: str | None) -> dict[str, Any]
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
-        raise ConfigError(f"[QwenVL] Model = {model_id}: unreadable preprocessor_config.json ({_one_line(e)})") from e
+        raise ConfigError(
+            f"[QwenVL] Model = {model_id}: unreadable preprocessor_config.json ({one_line(e, 300)})"
+        ) from e
 
 
 @dataclass(slots=True)
@@ -197,62 +249,76 @@ class QwenAnalyzer(Analyzer):
 
     name = "qwen"
     version = "1"
+    needs_gpu = True
 
     def __init__(self, config: Config) -> None:
         super().__init__(config)
-        get = config.get
-        self.model_id: str = str(get("QwenVL", "Model")).strip()
-        if not self.model_id:
-            raise ConfigError(
-                "[QwenVL] Model is empty; set a hub id such as Qwen/Qwen2-VL-2B-Instruct or a local folder"
-            )
-        if os.path.isdir(os.path.expanduser(self.model_id)):
-            self.model_id = str(Path(self.model_id).expanduser().resolve())
-        self.cache_dir: str | None = str(get("QwenVL", "ModelDir") or "") or None
-        self.device_setting: str = str(get("QwenVL", "Device"))
-        self.max_frames: int = int(get("QwenVL", "MaxFrames"))
-        self.min_pixels: int = int(get("QwenVL", "MinPixels"))
-        self.max_pixels: int = int(get("QwenVL", "MaxPixels"))
-        self.max_new_tokens: int = int(get("QwenVL", "MaxNewTokens"))
-        self.batch_size: int = int(get("QwenVL", "BatchSize"))
-        if self.min_pixels > self.max_pixels:
-            raise ConfigError(f"[QwenVL] MinPixels ({self.min_pixels}) is larger than MaxPixels ({self.max_pixels})")
+        self.options = QwenOptions.from_config(config)
         self._loaded: LoadedModel | None = None
 
     @property
     def model(self) -> str:
         """Hub id as given, or the folder name of a local checkpoint."""
-        return Path(self.model_id).name if os.path.isabs(self.model_id) else self.model_id
+        model_id = self.options.model_id
+        return Path(model_id).name if os.path.isabs(model_id) else model_id
+
+    @property
+    def batch_size(self) -> int:
+        """``[QwenVL] BatchSize``: requests per ``generate`` call, so videos worth gathering."""
+        return self.options.batch_size
 
     def cache_params(self) -> dict[str, Any]:
+        o = self.options
         return {
-            "model": self.model_id,
-            "max_frames": self.max_frames,
-            "min_pixels": self.min_pixels,
-            "max_pixels": self.max_pixels,
-            "max_new_tokens": self.max_new_tokens,
+            "model": o.model_id,
+            "max_frames": o.max_frames,
+            "min_pixels": o.min_pixels,
+            "max_pixels": o.max_pixels,
+            "max_new_tokens": o.max_new_tokens,
         }
 
     def setup(self) -> None:
         if self._loaded is None:
-            self._loaded = load_model(self.model_id, resolve_device(self.device_setting), self.cache_dir)
+            o = self.options
+            self._loaded = load_model(o.model_id, resolve_device(o.device), o.cache_dir)
 
     def analyze(self, request: AnalysisRequest) -> Analysis:
-        return self.analyze_many([request])[0]
+        (result,) = self.analyze_many([request])
+        if isinstance(result, Exception):
+            raise result
+        return result
 
-    def analyze_many(self, requests: Sequence[AnalysisRequest]) -> list[Analysis]:
-        """All requests (and their scenes) batched through ``generate``.
+    def analyze_many(self, requests: Sequence[AnalysisRequest]) -> list[Analysis | Exception]:
+        """All requests (and their scenes) batched through ``generate``, ``BatchSize`` per call.
 
-        Every request's frames are read before any model call: an unreadable one raises
-        InputError naming it, so a caller can retry the others one by one at no cost.
+        Every request's frames are read before any model call; a request whose frames cannot be
+        read (InputError naming the file) or whose generation fails gets that exception in its
+        place, and the other requests are analysed.
         """
         self.setup()
         assert self._loaded is not None
-        jobs = [job for i, r in enumerate(requests) for job in self._jobs(r, i)]
-        for job in jobs:
-            self._prepare(job)
-        self._run(jobs)
-        return [self._result(r, [j for j in jobs if j.owner == i]) for i, r in enumerate(requests)]
+        failed: dict[int, Exception] = {}
+        jobs: list[_Job] = []
+        for i, request in enumerate(requests):
+            try:
+                mine = self._jobs(request, i)
+                for job in mine:
+                    self._prepare(job)
+            except Exception as e:  # this request's own failure (unreadable frame, no frames...)
+                failed[i] = e
+                continue
+            jobs += mine
+        self._run(jobs, failed)
+        results: list[Analysis | Exception] = []
+        for i, request in enumerate(requests):
+            if i in failed:
+                results.append(failed[i])
+                continue
+            try:
+                results.append(self._result(request, [j for j in jobs if j.owner == i]))
+            except Exception as e:
+                results.append(e)
+        return results
 
     def close(self) -> None:
         self._loaded = None  # the per-process cache keeps the weights for other instances
@@ -262,13 +328,14 @@ class QwenAnalyzer(Analyzer):
         frames = sorted(request.frames, key=lambda f: f.time)
         if not frames:
             raise InputError(f"{request.video}: no sampled frames to analyse; run the scenes stage first")
-        jobs = [_Job(request, owner, None, select_evenly(frames, self.max_frames))]
+        limit = self.options.max_frames
+        jobs = [_Job(request, owner, None, select_evenly(frames, limit))]
         scenes = sorted({f.scene for f in frames})
         if request.per_scene and len(scenes) > 1:
             for s in scenes:
                 mine = [f for f in frames if f.scene == s]
                 sub = replace(request, frames=mine, per_scene=False)
-                jobs.append(_Job(sub, owner, s, select_evenly(mine, self.max_frames)))
+                jobs.append(_Job(sub, owner, s, select_evenly(mine, limit)))
         return jobs
 
     def _prepare(self, job: _Job) -> None:
@@ -312,9 +379,8 @@ class QwenAnalyzer(Analyzer):
         lm = self._loaded
         assert lm is not None
         tok = lm.tokenizer
-        videos = [
-            preprocess_video(j.images, lm.spec, min_pixels=self.min_pixels, max_pixels=self.max_pixels) for j in jobs
-        ]
+        o = self.options
+        videos = [preprocess_video(j.images, lm.spec, min_pixels=o.min_pixels, max_pixels=o.max_pixels) for j in jobs]
         video_id = tok.convert_tokens_to_ids(VIDEO_TOKEN)
         image_id = tok.convert_tokens_to_ids(IMAGE_TOKEN)
         ids: list[list[int]] = []
@@ -351,34 +417,61 @@ class QwenAnalyzer(Analyzer):
             videos=[list(j.images) for j in jobs],
             video_metadata=metadata,
             do_sample_frames=False,
-            size={"shortest_edge": self.min_pixels, "longest_edge": self.max_pixels},
+            size={"shortest_edge": self.options.min_pixels, "longest_edge": self.options.max_pixels},
             padding=True,
             return_tensors="pt",
         )
         return dict(out)
 
     # -- generation ------------------------------------------------------------------------
-    def _run(self, jobs: list[_Job]) -> None:
+    def _run(self, jobs: list[_Job], failed: dict[int, Exception]) -> None:
+        """Generate every job, ``BatchSize`` per call; a failure is recorded in ``failed`` under
+        the index of the request it belongs to (a failed batch is retried one job at a time to
+        find which), and that request's remaining jobs are skipped."""
         order = sorted(range(len(jobs)), key=lambda i: len(jobs[i].frames))
         todo = [jobs[i] for i in order]
-        size = self.batch_size
+        size = self.options.batch_size
         while todo:
+            todo = [j for j in todo if j.owner not in failed]
             chunk = todo[:size]
+            if not chunk:
+                break
             try:
                 self._generate(chunk)
             except Exception as e:
-                if not _is_oom(e):
-                    raise
-                _free_cuda()
-                if size == 1:
-                    raise InputError(
-                        f"{chunk[0].request.video}: out of GPU memory for one request; "
-                        "lower [QwenVL] MaxFrames or MaxPixels"
-                    ) from e
-                size = max(1, size // 2)
-                log.warning("qwen: out of GPU memory with %d requests per batch; retrying with %d", len(chunk), size)
-                continue
+                if _is_oom(e) and size > 1:
+                    _free_cuda()
+                    size = max(1, size // 2)
+                    log.warning(
+                        "qwen: out of GPU memory with %d requests per batch; retrying with %d", len(chunk), size
+                    )
+                    continue
+                if len(chunk) == 1:
+                    failed[chunk[0].owner] = self._failure(chunk[0], e)
+                else:
+                    log.warning("qwen: a batch of %d requests failed (%s); retrying one by one", len(chunk), e)
+                    self._one_by_one(chunk, failed)
             todo = todo[len(chunk) :]
+
+    def _one_by_one(self, chunk: list[_Job], failed: dict[int, Exception]) -> None:
+        for job in chunk:
+            if job.owner in failed:
+                continue
+            try:
+                self._generate([job])
+            except Exception as e:
+                failed[job.owner] = self._failure(job, e)
+
+    def _failure(self, job: _Job, e: Exception) -> Exception:
+        """The error reported for ``job``'s video when generating it alone failed."""
+        if not _is_oom(e):
+            return e
+        _free_cuda()
+        error = InputError(
+            f"{job.request.video}: out of GPU memory for one request; lower [Analysis] MaxFrames or [QwenVL] MaxPixels"
+        )
+        error.__cause__ = e
+        return error
 
     def _generate(self, chunk: list[_Job]) -> None:
         import torch
@@ -391,7 +484,9 @@ class QwenAnalyzer(Analyzer):
         tok = lm.tokenizer
         pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
         with lm.lock, torch.inference_mode():
-            out = lm.model.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False, pad_token_id=pad_id)
+            out = lm.model.generate(
+                **inputs, max_new_tokens=self.options.max_new_tokens, do_sample=False, pad_token_id=pad_id
+            )
         prompt_len = inputs["input_ids"].shape[1]
         new = out[:, prompt_len:].cpu()
         eos = _eos_ids(lm.model, tok)
@@ -458,7 +553,3 @@ def _free_cuda() -> None:
 
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
-
-
-def _one_line(e: BaseException) -> str:
-    return " ".join(str(e).split())[:300] or type(e).__name__

@@ -1,9 +1,11 @@
 """The ``analyze`` pipeline stage and the one-call helpers behind ``videokit ask``.
 
-The analyzer named by ``[QwenVL] Backend`` is built and set up once per process; each video
+The analyzer named by ``[Analysis] Backend`` is built and set up once per process; each video
 becomes one :class:`AnalysisRequest` (frames from the scene stage, or sampled here with one
 ffmpeg call when the record has none), answered from the cache when an identical request
-was analysed before.
+was analysed before. The stage takes videos in batches of the analyzer's ``batch_size``
+(``[QwenVL] BatchSize`` for qwen, ``MaxConcurrentRequests`` for api): the cache misses of a
+batch go to the analyzer together, and each video gets its own result or its own error.
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ from __future__ import annotations
 import logging
 import tempfile
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from videokit.analysis import create_analyzer
-from videokit.analysis.base import DEFAULT_CATEGORIES, AnalysisRequest, Analyzer, FrameRef
+from videokit.analysis import analyzers, create_analyzer
+from videokit.analysis.base import DEFAULT_CATEGORIES, AnalysisOptions, AnalysisRequest, Analyzer, FrameRef
 from videokit.analysis.cache import AnalysisCache, cache_key
 from videokit.analysis.frames import extract_stills, sample_times
 from videokit.errors import InputError
@@ -72,15 +75,16 @@ def build_request(
     priority_keywords: list[str] | None = None,
     categories: list[str] | None = None,
     video: Path | None = None,
+    options: AnalysisOptions | None = None,
 ) -> AnalysisRequest:
     """The request for ``record``; frames are sampled into ``scratch`` when the record has none.
 
     ``video`` is the file to analyse when the caller knows better than the record (a video
-    the user says has moved); by default the record's own file."""
-    cfg = ctx.config
+    the user says has moved); by default the record's own file. ``options``: the settings
+    read once by the caller (by default read from ``ctx.config``)."""
+    opts = AnalysisOptions.from_config(ctx.config) if options is None else options
     video = video_path(record, ctx) if video is None else video
-    max_frames = int(cfg.get("QwenVL", "MaxFrames"))
-    width = int(cfg.get("SceneDetection", "FrameWidth"))
+    max_frames, width = opts.max_frames, opts.frame_width
     stored = record.scenes.frames if record.scenes else []
     frames = [FrameRef(ctx.abspath(f.path), f.time, f.scene) for f in stored]
     frames = [f for f in frames if f.path.is_file()]
@@ -99,11 +103,11 @@ def build_request(
         video=video,
         record=record,
         frames=frames,
-        instruction=str(cfg.get("QwenVL", "DefaultInstruction")),
-        questions=list(cfg.get("QwenVL", "Questions") if questions is None else questions),
+        instruction=opts.instruction,
+        questions=list(opts.questions if questions is None else questions),
         priority_keywords=list(priority_keywords or []),
         categories=list(categories or DEFAULT_CATEGORIES),
-        per_scene=bool(cfg.get("QwenVL", "PerScene")),
+        per_scene=opts.per_scene,
         sampling=sampling,
     )
 
@@ -119,19 +123,54 @@ def analyze_cached(
     analyzer: Analyzer, request: AnalysisRequest, cache: AnalysisCache | None, *, refresh: bool = False
 ) -> Analysis:
     """The analysis of ``request``: from the cache unless ``refresh``, else from the backend."""
-    key = cache_key(analyzer, request)
-    if cache is not None and not refresh:
-        hit = cache.get(key)
+    (result,) = analyze_all(analyzer, [request], cache, refresh=refresh)
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+def analyze_all(
+    analyzer: Analyzer, requests: Sequence[AnalysisRequest], cache: AnalysisCache | None, *, refresh: bool = False
+) -> list[Analysis | Exception]:
+    """One entry per request, in order: its analysis or the exception analysing it raised.
+
+    Cache hits are answered from the cache (unless ``refresh``); the misses go to the backend
+    together in one :meth:`Analyzer.analyze_many` call, and each new result is cached."""
+    results: list[Analysis | Exception | None] = [None] * len(requests)
+    keys = [cache_key(analyzer, r) for r in requests]
+    misses: list[int] = []
+    for i, (request, key) in enumerate(zip(requests, keys, strict=True)):
+        hit = cache.get(key) if cache is not None and not refresh else None
         if hit is not None:
             log.debug("%s: analysis cache hit %s", request.video, key[:12])
-            return hit
-    analysis = analyzer.analyze(request)
-    analysis.cache_key = key
-    if analysis.instruction is None:
-        analysis.instruction = request.prompt
-    if cache is not None:
+            results[i] = hit
+        else:
+            misses.append(i)
+    if misses:
+        answers = analyzer.analyze_many([requests[i] for i in misses])
+        if len(answers) != len(misses):
+            raise RuntimeError(f"analyzer {analyzer.name!r} returned {len(answers)} results for {len(misses)} requests")
+        for i, answer in zip(misses, answers, strict=True):
+            if isinstance(answer, Analysis):
+                answer.cache_key = keys[i]
+                if answer.instruction is None:
+                    answer.instruction = requests[i].prompt
+                if cache is not None:
+                    _cache_put(cache, keys[i], answer, requests[i])
+            results[i] = answer
+    done: list[Analysis | Exception] = []
+    for result in results:
+        assert result is not None  # every request is a hit or a miss
+        done.append(result)
+    return done
+
+
+def _cache_put(cache: AnalysisCache, key: str, analysis: Analysis, request: AnalysisRequest) -> None:
+    """Cache ``analysis``; a cache that cannot be written costs a model call next time, not the result."""
+    try:
         cache.put(key, analysis)
-    return analysis
+    except OSError as e:
+        log.warning("%s: cannot write the analysis cache in %s (%s)", request.video, cache.directory, e)
 
 
 def apply_analysis(record: Record, analysis: Analysis) -> None:
@@ -152,10 +191,26 @@ def load_focus(config: Config) -> tuple[list[str], list[str]]:
 
 
 class AnalyzeStage(Stage):
-    """Describe, answer, tag and suggest a category for each video (not required)."""
+    """Describe, answer, tag and suggest a category for each video (not required).
+
+    Videos come in batches (:attr:`batch_size`, the analyzer's): :meth:`process_batch` builds
+    one request per video, answers cache hits from the cache and sends the misses to the
+    analyzer together. :attr:`resources` says where the stage runs (``gpu`` when the
+    analyzer needs one)."""
 
     name = "analyze"
     required = False
+    optional = True
+    after = "scenes"
+    needs = frozenset({"file", "media"})
+    provides = frozenset({"analysis"})
+
+    @classmethod
+    def from_config(cls, config: Config) -> AnalyzeStage | None:
+        """The stage for a run; None when ``[Analysis] Backend = none``."""
+        if AnalysisOptions.from_config(config).backend == NO_ANALYZER:
+            return None
+        return cls(config=config)
 
     def __init__(
         self,
@@ -165,24 +220,65 @@ class AnalyzeStage(Stage):
         priority_keywords: list[str] | None = None,
         categories: list[str] | None = None,
         refresh: bool | None = None,
+        config: Config | None = None,
     ) -> None:
+        """``backend`` overrides ``[Analysis] Backend``; ``analyzer`` is an analyzer already
+        built; ``config`` lets :attr:`resources` name the analyzer before :meth:`setup`."""
         self.backend = backend
         self.analyzer = analyzer
         self.priority_keywords = priority_keywords
         self.categories = categories
         self.refresh = refresh
+        self.config = config
+        self.options: AnalysisOptions | None = None
         self.cache: AnalysisCache | None = None
         self._lock = threading.Lock()
         self._ready = False
 
+    # -- what the runner and the planner read -----------------------------------------
+    def backend_name(self, config: Config | None = None) -> str | None:
+        """The analyzer's registered name (``none``: no analysis), or None when unknown yet."""
+        if self.backend:
+            return self.backend.strip().lower()
+        if self.options is not None:
+            return self.options.backend
+        config = config or self.config
+        return AnalysisOptions.from_config(config).backend if config is not None else None
+
+    @property
+    def resources(self) -> frozenset[str]:
+        """``{"gpu"}`` when the analyzer needs a GPU (``needs_gpu``), else ``{"cpu"}``."""
+        if self.analyzer is not None:
+            cls: Any = type(self.analyzer)
+        else:
+            name = self.backend_name()
+            cls = analyzers.get(name) if name and name != NO_ANALYZER else None
+        return frozenset({"gpu"}) if getattr(cls, "needs_gpu", False) else frozenset({"cpu"})
+
+    @property
+    def batch_size(self) -> int:
+        """Videos worth analysing together: the analyzer's ``batch_size``. Before :meth:`setup`
+        the analyzer is built from the stage's config (not set up: no model is loaded), so a
+        runner can size batches in a process that never runs the stage; 1 when unknown."""
+        with self._lock:
+            if self.analyzer is None:
+                name = self.backend_name()
+                if name is None or name == NO_ANALYZER or self.config is None:
+                    return 1
+                self.analyzer = create_analyzer(name, self.config)
+            return max(1, int(self.analyzer.batch_size))
+
+    # -- lifecycle ----------------------------------------------------------------------
     def setup(self, ctx: Context) -> None:
         with self._lock:
             if self._ready:
                 return
             cfg = ctx.config
-            name = (self.backend or str(cfg.get("QwenVL", "Backend"))).strip().lower()
+            self.config = cfg
+            self.options = AnalysisOptions.from_config(cfg)
+            name = self.backend_name()
             if self.analyzer is None and name != NO_ANALYZER:
-                self.analyzer = create_analyzer(name, cfg)
+                self.analyzer = create_analyzer(str(name), cfg)
             if self.analyzer is not None:
                 self.analyzer.setup()
                 if self.priority_keywords is None or self.categories is None:
@@ -193,20 +289,43 @@ class AnalyzeStage(Stage):
             self._ready = True
 
     def process(self, record: Record, ctx: Context) -> None:
+        (error,) = self.process_batch([record], ctx)
+        if error is not None:
+            raise error
+
+    def process_batch(self, records: list[Record], ctx: Context) -> list[BaseException | None]:
+        """Analyse ``records`` together; one entry per record: None, or the exception it failed with."""
         self.setup(ctx)
-        if self.analyzer is None:
-            return
+        errors: list[BaseException | None] = [None] * len(records)
+        if self.analyzer is None or not records:
+            return errors
         refresh = bool(ctx.extras.get("refresh")) if self.refresh is None else self.refresh
         with tempfile.TemporaryDirectory(prefix="videokit-analyze-") as scratch:
-            request = build_request(
-                record,
-                ctx,
-                Path(scratch),
-                priority_keywords=self.priority_keywords,
-                categories=self.categories,
-            )
-            analysis = analyze_cached(self.analyzer, request, self.cache, refresh=refresh)
-        apply_analysis(record, analysis)
+            requests: list[AnalysisRequest] = []
+            owners: list[int] = []
+            for i, record in enumerate(records):
+                try:
+                    request = build_request(
+                        record,
+                        ctx,
+                        Path(scratch) / str(i),
+                        priority_keywords=self.priority_keywords,
+                        categories=self.categories,
+                        options=self.options,
+                    )
+                except Exception as e:  # this video's own failure (missing file, undecodable...)
+                    errors[i] = e
+                    continue
+                requests.append(request)
+                owners.append(i)
+            if requests:
+                results = analyze_all(self.analyzer, requests, self.cache, refresh=refresh)
+                for i, result in zip(owners, results, strict=True):
+                    if isinstance(result, Exception):
+                        errors[i] = result
+                    else:
+                        apply_analysis(records[i], result)
+        return errors
 
     def close(self) -> None:
         if self.analyzer is not None:
