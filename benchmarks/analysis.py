@@ -67,7 +67,7 @@ def make_clip(path: Path, seconds: float) -> Path:
 
 
 def bench(backend: str, clip: Path, lib: Path, runs: int, **over: object) -> list[tuple[float, Any, int]]:
-    overrides = {("Library", "Location"): str(lib), ("QwenVL", "Backend"): backend}
+    overrides = {("Library", "Location"): str(lib), ("Analysis", "Backend"): backend}
     overrides.update({tuple(k.split(".")): v for k, v in over.items()})  # type: ignore[misc]
     cfg = load_config(None, env={}, overrides=overrides)
     engine = create_analyzer(backend, cfg)

@@ -45,7 +45,7 @@ def analyze(tmp_path_factory: pytest.TempPathFactory):
     cfg = load_config(
         None,
         env={},
-        overrides={("Library", "Location"): str(lib), ("QwenVL", "Questions"): ["Are there any people?"]},
+        overrides={("Library", "Location"): str(lib), ("Analysis", "Questions"): ["Are there any people?"]},
     )
     engine = BuiltinAnalyzer(cfg)
     engine.setup()

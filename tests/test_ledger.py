@@ -132,7 +132,7 @@ def test_settings_hash_tracks_settings_that_change_results(tmp_path: Path) -> No
     assert settings_hash(base.with_overrides({("Celery", "BrokerURL"): "redis://elsewhere:6379/0"})) == h
     # result-changing: thresholds, analyzer, skipped stages, the content of rules files
     assert settings_hash(base.with_overrides({("SceneDetection", "DefaultThreshold"): 12.0})) != h
-    assert settings_hash(base.with_overrides({("QwenVL", "Backend"): "none"})) != h
+    assert settings_hash(base.with_overrides({("Analysis", "Backend"): "none"})) != h
     assert settings_hash(base, skip=["scenes"]) != h
     rules = tmp_path / "rules.json"
     rules.write_text(json.dumps({"rules": []}))
