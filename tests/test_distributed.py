@@ -78,14 +78,14 @@ class Cluster:
         self.redis = start_redis(self.port, self.tmp)
 
     def start_worker(self, queues: str = "io,cpu") -> subprocess.Popen:
-        log = open(self.tmp / f"worker{len(self.workers)}.log", "w")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen(
-            [VIDEOKIT, "--library", str(self.lib), "worker", "--queues", queues, "--concurrency", "1"],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with open(self.tmp / f"worker{len(self.workers)}.log", "w") as log:  # the worker keeps its own copy
+            proc = subprocess.Popen(
+                [VIDEOKIT, "--library", str(self.lib), "worker", "--queues", queues, "--concurrency", "1"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.workers.append(proc)
         return proc
 
@@ -260,7 +260,7 @@ def test_broker_down_keeps_the_submission_until_it_is_back(cluster: Cluster, cli
 
 
 def test_gpu_analysis_goes_to_the_gpu_queue_only_with_the_qwen_backend() -> None:
-    qwen = load_config(env={}, overrides={("QwenVL", "Backend"): "qwen"})
+    qwen = load_config(env={}, overrides={("Analysis", "Backend"): "qwen"})
     assert stage_groups(qwen) == [
         ("io", ["fetch"]),
         ("cpu", ["identify", "probe", "scenes"]),

@@ -111,6 +111,7 @@ def test_sigkill_mid_write_leaves_a_consistent_ledger(tmp_path: Path) -> None:
     time.sleep(0.3)  # then somewhere inside a later write
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    proc.stdout.close()
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     db.close()

@@ -116,7 +116,8 @@ def test_one_frame_and_still_image(tmp_path: Path) -> None:
     out = tmp_path / "out"
     info = detect_scenes(png, out_dir=out)
     assert info.scene_count == 1
-    assert Image.open(out / Path(info.scenes[0].thumbnail).name).size[0] == 320
+    with Image.open(out / Path(info.scenes[0].thumbnail).name) as im:
+        assert im.size[0] == 320
 
 
 def test_no_duration_in_container(tmp_path: Path) -> None:
@@ -219,7 +220,8 @@ def test_stage_writes_into_library(cuts_video: Path, tmp_path: Path) -> None:
     stage.process(rec, ctx)
     assert rec.scenes is not None and rec.scenes.scene_count == 3
     assert rec.scenes.contact_sheet == "processed/abc123/contact-sheet.jpg"
-    assert Image.open(ctx.abspath(rec.scenes.scenes[1].thumbnail)).format == "JPEG"
+    with Image.open(ctx.abspath(rec.scenes.scenes[1].thumbnail)) as im:
+        assert im.format == "JPEG"
     assert Record.from_json(rec.to_json()).scenes == rec.scenes
 
 

@@ -22,10 +22,11 @@ from credentials import throwaway_password, with_credentials
 from store_contract import StoreContract, make_record
 from videokit.config import load_config
 from videokit.errors import ConfigError, StoreError
+from videokit.net import redact_url
 from videokit.record import FileInfo, Record
 from videokit.store import open_store
 from videokit.store.base import Query
-from videokit.store.mongo import SCENE_CHUNK, MongoStore, hosts_of, redact_uri
+from videokit.store.mongo import SCENE_CHUNK, MongoStore, hosts_of
 
 # mongomock's GridFS needs this switch (it makes gridfs accept mongomock databases).
 mongomock.gridfs.enable_gridfs_integration()
@@ -231,7 +232,7 @@ def test_uri_helpers_hide_credentials() -> None:
     )
     assert hosts_of(uri) == "cluster0.abc.mongodb.net"
     assert hosts_of("mongodb://h1:27017,h2:27018/db") == "h1:27017,h2:27018"
-    assert redact_uri(uri) == "mongodb+srv://***@cluster0.abc.mongodb.net/videokit?retryWrites=true"
+    assert redact_url(uri) == "mongodb+srv://***@cluster0.abc.mongodb.net/videokit?retryWrites=true"
 
 
 def test_record_without_id_is_rejected(make_store) -> None:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from videokit.errors import ConfigError, UsageError, VideokitError
+from videokit.errors import ConfigError, UsageError, VideokitError, one_line
 from videokit.record import Record, StageError, utcnow
 from videokit.registry import Registry, registry
 
@@ -197,16 +197,11 @@ class Pipeline:
 
 def _record_error(record: Record, stage: str, err: BaseException) -> None:
     if isinstance(err, VideokitError):
-        record.errors.append(StageError(stage, _one_line(err), err.kind))
-        log.warning("%s: %s failed: %s", _label(record), stage, _one_line(err))
+        record.errors.append(StageError(stage, one_line(err), err.kind))
+        log.warning("%s: %s failed: %s", _label(record), stage, one_line(err))
     else:  # a bug or an unexpected library failure: loud in the log, the batch goes on
         log.error("%s: %s crashed: %s", _label(record), stage, err, exc_info=err)
-        record.errors.append(StageError(stage, f"{type(err).__name__}: {_one_line(err)}"))
-
-
-def _one_line(e: BaseException) -> str:
-    text = str(e).strip() or type(e).__name__
-    return " ".join(text.split())
+        record.errors.append(StageError(stage, f"{type(err).__name__}: {one_line(err)}"))
 
 
 def _label(record: Record) -> str:

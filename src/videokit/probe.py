@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from videokit.errors import ConfigError, InputError
+from videokit.errors import InputError, require_tool
 from videokit.record import MediaInfo
 
 # Codecs ffprobe reports for still images / cover art: not a video.
@@ -35,10 +34,8 @@ def resolution_label(width: int | None, height: int | None) -> str | None:
 
 
 def ffprobe_json(path: Path, timeout: float = 60) -> dict[str, Any]:
-    exe = shutil.which("ffprobe")
-    if exe is None:
-        raise ConfigError("ffprobe not found; install ffmpeg (apt-get install ffmpeg)")
-    cmd = [exe, "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)]
+    """ffprobe's JSON for ``path`` (format and all streams); the one place videokit runs ffprobe."""
+    cmd = [require_tool("ffprobe"), "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)]
     try:
         out = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
@@ -86,12 +83,15 @@ def is_video_stream(s: dict[str, Any]) -> bool:
     return s.get("codec_name") not in _IMAGE_CODECS or _num(s.get("nb_frames"), int) not in (None, 0, 1)
 
 
-def media_info(path: Path, data: dict[str, Any] | None = None) -> MediaInfo:
-    """MediaInfo for a video file; InputError when it has no video stream."""
+def media_info(path: Path, data: dict[str, Any] | None = None, *, stills: bool = False) -> MediaInfo:
+    """MediaInfo for a video file; InputError when it has no video stream. ``stills``: a file
+    whose only picture is a still image (PNG, JPEG, cover art) counts as a one-frame video."""
     data = data if data is not None else ffprobe_json(path)
     streams = data.get("streams") or []
     fmt = data.get("format") or {}
     videos = [s for s in streams if is_video_stream(s)]
+    if not videos and stills:
+        videos = [s for s in streams if s.get("codec_type") == "video"]
     audios = [s for s in streams if s.get("codec_type") == "audio"]
     subs = [s for s in streams if s.get("codec_type") == "subtitle"]
     if not videos:

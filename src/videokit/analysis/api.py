@@ -26,7 +26,7 @@ import httpx
 
 from videokit.analysis.base import AnalysisRequest, Analyzer
 from videokit.analysis.parse import parse_analysis
-from videokit.errors import ConfigError, InputError, TransientError
+from videokit.errors import ConfigError, InputError, TransientError, one_line
 from videokit.net import backoff_delay, parse_retry_after
 from videokit.record import Analysis
 
@@ -235,7 +235,7 @@ def _error_text(resp: httpx.Response) -> str:
         err = data.get("error") if isinstance(data, dict) else None
         msg = err.get("message") if isinstance(err, dict) else err if isinstance(err, str) else None
         if msg:
-            return f"({' '.join(str(msg).split())[:200]})"
+            return f"({one_line(str(msg), 200)})"
     except ValueError:
         pass
     return ""

@@ -101,7 +101,7 @@ def locate(record: Record, local: Path | None, ctx: Context) -> Path:
 
 def same_video(path: Path, record: Record) -> Path:
     """``path`` resolved, after checking it has the content of ``record`` (when that is known)."""
-    from videokit.stages import sha256_file
+    from videokit.hashing import sha256_file
 
     want = record.file.sha256 if record.file else None
     if want and sha256_file(path) != want:
@@ -114,8 +114,8 @@ def same_video(path: Path, record: Record) -> Path:
 
 def resolve(target: str, store: Store) -> tuple[Record, bool, Path | None]:
     """(record, whether it is in the library, the file the user named if any) for a path or a stored id."""
+    from videokit.hashing import sha256_file
     from videokit.probe import media_info
-    from videokit.stages import sha256_file
 
     path = Path(target).expanduser()
     if path.is_file():

@@ -9,7 +9,6 @@ idempotent (keyed by input spec and content id), so running one twice is harmles
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit, urlunsplit
 
 from celery import Celery
 
@@ -53,15 +52,3 @@ def configure(config: Config) -> Celery:
         },
     )
     return app
-
-
-def redact(url: str) -> str:
-    """The broker URL without its password, for messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    user = f"{parts.username}:***@" if parts.username else ":***@"
-    return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))

@@ -16,8 +16,9 @@ from typing import Any
 
 import redis
 
-from videokit.distributed.app import PRIORITY_STEPS, QUEUES, redact
-from videokit.errors import StoreError
+from videokit.distributed.app import PRIORITY_STEPS, QUEUES
+from videokit.errors import StoreError, one_line
+from videokit.net import redact_url
 
 PREFIX = "videokit:"
 ATTEMPTS_TTL = 7 * 24 * 3600
@@ -40,9 +41,9 @@ class Board:
         try:
             self.r.ping()
         except (redis.RedisError, OSError) as e:
-            reason = " ".join(str(e).split()) or type(e).__name__
+            reason = one_line(e)
             raise BrokerUnreachable(
-                f"cannot reach the broker at {redact(self.url)} ({reason}){what}; start redis-server there or fix "
+                f"cannot reach the broker at {redact_url(self.url)} ({reason}){what}; start redis-server there or fix "
                 "[Celery] BrokerURL / VIDEOKIT_CELERY_BROKERURL"
             ) from None
 

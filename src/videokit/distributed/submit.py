@@ -17,6 +17,7 @@ from videokit.batch.settings import portable_settings, settings_hash
 from videokit.distributed.app import PRIORITIES, TASK_NAME, configure
 from videokit.distributed.board import Board
 from videokit.distributed.plan import stage_groups
+from videokit.errors import UsageError
 from videokit.record import StageError
 from videokit.stages import new_record
 
@@ -44,7 +45,7 @@ def submit(
     """Record ``items`` in the ledger, then send them and any earlier unsent submissions.
     Raises :class:`~videokit.distributed.board.BrokerUnreachable` (submissions kept pending)."""
     if priority not in PRIORITIES:
-        raise ValueError(f"priority must be one of {', '.join(PRIORITIES)}")
+        raise UsageError(f"priority {priority!r} is unknown; use one of {', '.join(PRIORITIES)} (--priority)")
     skip = sorted(set(skip))
     h = settings_hash(config, skip)
     report = SubmitReport()
@@ -82,10 +83,7 @@ def submit(
 def send(jobs: list[Job], config: Config, ledger: Ledger, board: Board, *, skip: Iterable[str] = ()) -> list[str]:
     """Send ``jobs`` to the broker, each marked ``queued`` once accepted."""
     app = configure(config)
-    from videokit.api import build_pipeline
-
     groups = stage_groups(config, skip)
-    required = [s.name for s in build_pipeline(config, skip).stages if s.required]
     settings = {f"{s}.{k}": v for (s, k), v in portable_settings(config).items()}
     sent = []
     for job in jobs:
@@ -99,7 +97,6 @@ def send(jobs: list[Job], config: Config, ledger: Ledger, board: Board, *, skip:
             "hash": job.settings_hash or settings_hash(config, skip),
             "skip": list(skip),
             "groups": groups,
-            "required": required,
             "priority": PRIORITIES.get(job.priority or "normal", PRIORITIES["normal"]),
             "max_attempts": int(config.get("Celery", "MaxAttempts")),
         }

@@ -23,6 +23,7 @@ from celery import Task
 from videokit.config import Config
 from videokit.distributed.app import TASK_NAME, app
 from videokit.distributed.board import Board
+from videokit.errors import one_line
 from videokit.pipeline import Context, Pipeline, build_pipeline
 from videokit.record import Record, StageError
 from videokit.stages import new_record
@@ -112,7 +113,7 @@ def run_group(self: Task, job: dict[str, Any], record: dict[str, Any] | None, in
         pipeline.process(rec, ctx)
     except Exception as e:  # setup failed (a model that will not load...): the job fails, the worker lives
         log.warning("%s: %s", spec, e, exc_info=True)
-        rec.errors.append(StageError(stages[0], f"{type(e).__name__}: {' '.join(str(e).split())}"))
+        rec.errors.append(StageError(stages[0], f"{type(e).__name__}: {one_line(e)}"))
 
     last = index + 1 >= len(job["groups"])
     if _blocked(rec, ctx) or last:

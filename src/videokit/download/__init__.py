@@ -3,7 +3,8 @@
 :func:`fetch` is the one entry point: a direct file URL is streamed with httpx
 (:mod:`videokit.download.http`: resume, retries, size limit, atomic rename); a web page or a
 URL a yt-dlp site extractor claims goes through yt-dlp (:mod:`videokit.download.page`).
-Safe local names come from :mod:`videokit.download.names`.
+Safe local names come from :mod:`videokit.download.names`; an unfinished download on disk
+(``.part`` and its ``.part.json``) is :mod:`videokit.download.partfile`.
 """
 
 from __future__ import annotations
@@ -13,15 +14,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from videokit.download.http import Downloaded, HttpDownloader, IsPage, ProgressFn, redact
+from videokit.download.http import Downloaded, HttpDownloader, IsPage, ProgressFn
 from videokit.download.names import safe_filename
 from videokit.download.page import fetch_page, has_site_extractor
 from videokit.errors import InputError
+from videokit.net import redact_url
 
 if TYPE_CHECKING:
     from videokit.config import Config
 
-__all__ = ["Downloaded", "check_url", "fetch", "is_url", "redact", "safe_filename"]
+__all__ = ["Downloaded", "check_url", "fetch", "is_url", "safe_filename"]
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +46,12 @@ def check_url(url: str) -> None:
     try:
         parts = urlsplit(url)
     except ValueError as e:
-        raise InputError(f"{redact(url)}: invalid URL ({e})") from None
+        raise InputError(f"{redact_url(url)}: invalid URL ({e})") from None
     scheme = parts.scheme.lower()
     if scheme not in SCHEMES:
-        raise InputError(f"{redact(url)}: unsupported URL scheme '{scheme}'; use http(s) URLs or local paths")
+        raise InputError(f"{redact_url(url)}: unsupported URL scheme '{scheme}'; use http(s) URLs or local paths")
     if not parts.hostname:
-        raise InputError(f"{redact(url)}: the URL has no host name")
+        raise InputError(f"{redact_url(url)}: the URL has no host name")
 
 
 def fetch(
@@ -71,7 +73,9 @@ def fetch(
     try:
         dest_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise InputError(f"{redact(url)}: cannot create the download folder {dest_dir}: {e.strerror or e}") from None
+        raise InputError(
+            f"{redact_url(url)}: cannot create the download folder {dest_dir}: {e.strerror or e}"
+        ) from None
     if has_site_extractor(url):
         return fetch_page(url, dest_dir, config, on_progress=on_progress)
     try:
@@ -79,5 +83,5 @@ def fetch(
     except IsPage as page:
         final = page.url
     # Outside the except block: yt-dlp reads sys.exc_info() when it reports its own errors.
-    log.debug("%s is a web page (%s); using yt-dlp", redact(url), redact(final))
+    log.debug("%s is a web page (%s); using yt-dlp", redact_url(url), redact_url(final))
     return fetch_page(url, dest_dir, config, on_progress=on_progress)

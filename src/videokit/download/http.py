@@ -1,9 +1,10 @@
 """Direct file downloads over HTTP(S) with httpx.
 
 One call of :meth:`HttpDownloader.fetch` streams a URL to ``<name>.part`` next to a small
-``<name>.part.json`` (URL, validators) and renames it only when complete, so a file with
-its final name is always whole. Within a call a dropped connection resumes with ``Range``;
-across calls (or processes) the ``.part.json`` lets the next call find and resume it.
+``<name>.part.json`` (URL, validators; :mod:`videokit.download.partfile`) and renames it only
+when complete, so a file with its final name is always whole. Within a call a dropped
+connection resumes with ``Range``; across calls (or processes) the ``.part.json`` lets the
+next call find and resume it.
 
 Errors, as the rest of videokit sees them::
 
@@ -16,35 +17,24 @@ hands the URL to yt-dlp.
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
-import json
 import logging
 import os
-import random
 import re
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import httpx
 
-try:
-    import fcntl
-except ImportError:  # Windows: no advisory locks
-    fcntl = None  # type: ignore[assignment]
-
-from videokit.download.names import (
-    candidates,
-    filename_from_disposition,
-    filename_from_url,
-    safe_filename,
-    with_extension,
-)
-from videokit.errors import InputError, TransientError
+from videokit.download.names import filename_from_disposition, filename_from_url, safe_filename, with_extension
+from videokit.download.partfile import PartFile, free_name, open_locked, place
+from videokit.errors import InputError, TransientError, one_line
+from videokit.hashing import sha256_hasher
+from videokit.net import backoff_delay, parse_retry_after, redact_text, redact_url
 
 if TYPE_CHECKING:
     from videokit.config import Config
@@ -53,7 +43,6 @@ log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[str, int, "int | None"], None]
 
-CHUNK = 64 * 1024
 MAX_REDIRECTS = 10
 RETRY_STATUSES = frozenset({408, 425, 429, *range(500, 600)})
 PAGE_TYPES = frozenset(
@@ -68,8 +57,6 @@ PAGE_TYPES = frozenset(
     }
 )
 _PAGE_MAGIC = (b"<!doctype html", b"<html", b"<head", b"<body", b"<?xml", b"<!--", b"#extm3u", b"<mpd")
-_SECRET_KEYS = re.compile(r"token|key|sig|signature|auth|pass|secret|credential|session", re.I)
-_USERINFO = re.compile(r"(?<=//)[^/@\s]*@")
 
 
 @dataclass(slots=True)
@@ -95,26 +82,6 @@ class IsPage(Exception):
 
 
 # -- helpers shared with page.py -------------------------------------------------------
-def redact(url: str) -> str:
-    """``url`` without user:password and with secret-looking query values replaced."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return _USERINFO.sub("", url)
-    netloc = parts.netloc.rpartition("@")[2]
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        if any(_SECRET_KEYS.search(k) for k, _ in pairs):
-            query = urlencode([(k, "***" if _SECRET_KEYS.search(k) else v) for k, v in pairs], safe="*")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
-def redact_text(text: str) -> str:
-    """Remove ``user:password@`` from any URL inside ``text``."""
-    return _USERINFO.sub("", text)
-
-
 def domain_of(url: str) -> str | None:
     host = urlsplit(url).hostname
     if not host:
@@ -123,42 +90,7 @@ def domain_of(url: str) -> str | None:
     return host[4:] if host.startswith("www.") else host
 
 
-def backoff_delay(attempt: int, base: float, cap: float, rand: Callable[[], float] = random.random) -> float:
-    """Exponential backoff with full jitter: uniform in [0, min(cap, base * 2**(attempt-1))]."""
-    return rand() * min(cap, base * (2 ** max(attempt - 1, 0)))
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
-def sha256_file(path: Path, upto: int | None = None) -> hashlib._Hash:
-    h = hashlib.sha256()
-    left = upto
-    with open(path, "rb") as fh:
-        while left is None or left > 0:
-            block = fh.read(CHUNK if left is None else min(CHUNK, left))
-            if not block:
-                break
-            h.update(block)
-            if left is not None:
-                left -= len(block)
-    return h
-
-
-# -- settings and on-disk state --------------------------------------------------------
+# -- settings ------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Limits:
     retries: int
@@ -186,59 +118,6 @@ class Limits:
 
     def too_big(self, url: str) -> InputError:
         return InputError(f"{url}: the file exceeds the maximum size of {self.max_mb:g} MB (set [Download] MaxSizeMB)")
-
-
-@dataclass(slots=True)
-class PartFile:
-    """``<name>.part`` plus ``<name>.part.json`` remembering which URL it belongs to."""
-
-    path: Path
-    name: str  # safe file name from the server; the final name is it or "stem (n).ext"
-    url: str
-    etag: str | None = None
-    last_modified: str | None = None
-    total: int | None = None
-
-    @property
-    def meta(self) -> Path:
-        return self.path.with_name(self.path.name + ".json")
-
-    def size(self) -> int:
-        try:
-            return self.path.stat().st_size
-        except FileNotFoundError:
-            return 0
-
-    def save(self) -> None:
-        data = asdict(self)
-        data["path"] = self.path.name
-        tmp = self.meta.with_name(self.meta.name + ".tmp")
-        tmp.write_text(json.dumps(data), encoding="utf-8")
-        os.replace(tmp, self.meta)
-
-    def discard(self) -> None:
-        for p in (self.path, self.meta):
-            p.unlink(missing_ok=True)
-
-    @classmethod
-    def find(cls, directory: Path, url: str) -> PartFile | None:
-        """The unfinished download of ``url`` in ``directory``, if any."""
-        for meta in directory.glob("*.part.json"):
-            try:
-                data = json.loads(meta.read_text(encoding="utf-8"))
-                if data.get("url") != url:
-                    continue
-                return cls(
-                    path=directory / Path(str(data["path"])).name,
-                    name=Path(str(data["name"])).name,
-                    url=url,
-                    etag=data.get("etag"),
-                    last_modified=data.get("last_modified"),
-                    total=data.get("total"),
-                )
-            except (OSError, ValueError, KeyError, TypeError):
-                continue
-        return None
 
 
 class _Retry(Exception):
@@ -308,7 +187,7 @@ class _Transfer:
         self.sleep = owner.sleep
         self.client = client
         self.url = url
-        self.shown = redact(url)
+        self.shown = redact_url(url)
         self.dest_dir = dest_dir
         self.progress = _Progress(url, owner.on_progress)
         self.part = PartFile.find(dest_dir, url)
@@ -438,7 +317,7 @@ class _Transfer:
         etag, modified = resp.headers.get("etag"), resp.headers.get("last-modified")
         if self.part is None:
             name = self._choose_name(resp, ctype)
-            self.part = PartFile(self.dest_dir / (_free_name(self.dest_dir, name) + ".part"), name, self.url)
+            self.part = PartFile(self.dest_dir / (free_name(self.dest_dir, name) + ".part"), name, self.url)
         self.part.etag, self.part.last_modified, self.part.total = etag, modified, total
         self.part.save()
 
@@ -465,9 +344,9 @@ class _Transfer:
         done = offset
         limit = self.lim.max_bytes
         try:
-            with _open_locked(part.path, offset, self.shown) as fh:
+            with open_locked(part.path, offset, self.shown) as fh:
                 if offset == 0 or self.hasher is None or self.hashed != offset:
-                    self.hasher = sha256_file(part.path, offset) if offset else hashlib.sha256()
+                    self.hasher = sha256_hasher(part.path, offset) if offset else hashlib.sha256()
                     self.hashed = offset
                 self.progress(done, total, force=True)
                 for chunk in _chain(first, body):
@@ -497,9 +376,9 @@ class _Transfer:
         assert part is not None
         size = part.size()
         if self.hasher is None or self.hashed != size:
-            self.hasher = sha256_file(part.path)
+            self.hasher = sha256_hasher(part.path)
         digest = self.hasher.hexdigest()
-        path = _place(part, self.dest_dir, size, digest)
+        path = place(part, self.dest_dir, size, digest)
         log.info("downloaded %s -> %s (%d bytes, %d fetched)", self.shown, path.name, size, self.fetched)
         return Downloaded(
             path=path,
@@ -511,62 +390,6 @@ class _Transfer:
             kind="url",
             info={"title": None},
         )
-
-
-def _open_locked(path: Path, offset: int, shown: str) -> BinaryIO:
-    """Open the .part for writing at ``offset`` under an exclusive lock, so two processes
-    fetching the same URL into the same folder cannot interleave their bytes."""
-    fh = open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o644), "wb", buffering=0)  # no O_TRUNC
-    if fcntl is not None:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.close()
-            raise TransientError(f"{shown}: already being downloaded by another process; try again later") from None
-    fh.seek(offset)
-    fh.truncate()
-    return fh
-
-
-def _free_name(directory: Path, name: str) -> str:
-    """``name`` or ``name (n)`` such that neither the file nor its .part exists yet."""
-    for cand in candidates(directory, name):
-        if not cand.exists() and not cand.with_name(cand.name + ".part").exists():
-            return cand.name
-    raise AssertionError("unreachable")
-
-
-def _place(part: PartFile, directory: Path, size: int, digest: str) -> Path:
-    """Give the finished .part its final name without overwriting a different file."""
-    for cand in candidates(directory, part.name):
-        if cand.exists():
-            if cand.stat().st_size == size and sha256_file(cand).hexdigest() == digest:
-                part.discard()  # the same bytes are already there
-                return cand
-            continue
-        try:
-            os.link(part.path, cand)
-        except FileExistsError:
-            continue
-        except OSError:  # no hard links on this file system
-            os.replace(part.path, cand)
-        part.discard()
-        _fsync_dir(directory)
-        return cand
-    raise AssertionError("unreachable")
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
@@ -607,5 +430,4 @@ def _range_total(header: str | None) -> int | None:
 
 
 def _short(e: Exception) -> str:
-    text = " ".join(str(e).split()) or type(e).__name__
-    return redact_text(text)[:200]
+    return redact_text(one_line(e))[:200]

@@ -16,18 +16,10 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from videokit.download.http import (
-    Downloaded,
-    Limits,
-    ProgressFn,
-    _Progress,
-    backoff_delay,
-    domain_of,
-    redact,
-    redact_text,
-    sha256_file,
-)
-from videokit.errors import InputError, TransientError
+from videokit.download.http import Downloaded, Limits, ProgressFn, _Progress, domain_of
+from videokit.errors import InputError, TransientError, one_line
+from videokit.hashing import sha256_file
+from videokit.net import backoff_delay, redact_text, redact_url
 
 if TYPE_CHECKING:
     from videokit.config import Config
@@ -114,7 +106,7 @@ def fetch_page(url: str, dest_dir: Path, config: Config, *, on_progress: Progres
     import yt_dlp
 
     lim = Limits.from_config(config)
-    shown = redact(url)
+    shown = redact_url(url)
     tag = hashlib.sha256(url.encode()).hexdigest()[:10]
     parts = {p.name: p.stat().st_size for p in dest_dir.glob("*.part") if p.is_file()}
     logger = _YdlLogger()
@@ -173,7 +165,7 @@ def fetch_page(url: str, dest_dir: Path, config: Config, *, on_progress: Progres
     if lim.max_bytes is not None and size > lim.max_bytes:
         path.unlink(missing_ok=True)
         raise lim.too_big(shown)
-    digest = sha256_file(path).hexdigest()
+    digest = sha256_file(path)
     page_url = str(info.get("webpage_url") or url)
     fields = {k: _text(info.get(k)) for k in INFO_FIELDS}
     fields["title"] = _clean_title(info)
@@ -246,11 +238,12 @@ def _map_error(shown: str, e: Exception) -> InputError:
     if isinstance(inner, (TransportError, ContentTooShortError, TimeoutError, ConnectionError)) or _NETWORK.search(
         text
     ):
-        return TransientError(f"{shown}: network error ({_one_line(str(inner or text))}); try again later")
-    return InputError(f"{shown}: {_one_line(str(cause or e))}")
+        return TransientError(f"{shown}: network error ({_ydl_reason(str(inner or text))}); try again later")
+    return InputError(f"{shown}: {_ydl_reason(str(cause or e))}")
 
 
-def _one_line(text: str) -> str:
+def _ydl_reason(text: str) -> str:
+    """A yt-dlp message without colour codes, ``ERROR: [extractor] id:`` prefixes and secrets."""
     text = _PREFIX.sub("", _ANSI.sub("", redact_text(text)).strip(), count=1)
     text = re.sub(r"^\[[^\]]+\]\s*", "", text)
-    return " ".join(text.split())[:300] or "yt-dlp failed"
+    return one_line(text, 300) or "yt-dlp failed"

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import fcntl
 import io
-import json
 import logging
 import os
 import queue
@@ -35,7 +34,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from videokit.errors import InputError, TransientError
+from videokit.errors import InputError, TransientError, require_tool
+from videokit.probe import media_info
 from videokit.record import MediaInfo
 
 log = logging.getLogger(__name__)
@@ -60,48 +60,12 @@ class VideoProbe:
 
 
 def probe(path: Path) -> VideoProbe:
-    """Read the first video stream's geometry, frame rate and duration with ffprobe."""
-    cmd = [
-        "ffprobe",
-        "-v",
-        "error",
-        "-select_streams",
-        "v:0",
-        "-show_streams",
-        "-show_format",
-        "-of",
-        "json",
-        str(path),
-    ]
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
-    except FileNotFoundError:
-        raise InputError("ffprobe not found: install ffmpeg (which provides ffprobe)") from None
-    except subprocess.TimeoutExpired:
-        raise TransientError(f"{path}: ffprobe did not answer within 60 s") from None
-    try:
-        data = json.loads(out.stdout or "{}")
-    except json.JSONDecodeError:
-        data = {}
-    streams = data.get("streams") or []
-    if out.returncode != 0 or not streams:
-        reason = (out.stderr or "").strip().splitlines()
-        detail = f" ({reason[-1]})" if reason else ""
-        raise InputError(f"{path}: no video stream found{detail}; is it a video file?")
-    s = streams[0]
-    w, h = int(s.get("width") or 0), int(s.get("height") or 0)
-    if w <= 0 or h <= 0:
-        raise InputError(f"{path}: the video stream has no picture size; the file may be damaged")
-    sar = _ratio(s.get("sample_aspect_ratio"))
-    if sar and sar > 0 and sar != 1:
-        w = max(2, round(w * sar))
-    rotation = _rotation(s)
-    if rotation % 180 == 90:
-        w, h = h, w
-    fps = _ratio(s.get("avg_frame_rate")) or _ratio(s.get("r_frame_rate"))
-    # the container duration first, as the pipeline's probe (MediaInfo) takes it
-    duration = _float((data.get("format") or {}).get("duration")) or _float(s.get("duration"))
-    return VideoProbe(w, h, fps if fps and 0 < fps < 1000 else None, duration, rotation, s.get("codec_name"))
+    """The decode's facts for ``path`` from ffprobe, read by the pipeline's own parser
+    (:func:`videokit.probe.media_info`), so both always agree. A still image decodes as one frame."""
+    info = probe_from_media(media_info(path, stills=True))
+    if info is None:
+        raise InputError(f"{path}: the video stream has no picture size or codec; the file may be damaged")
+    return info
 
 
 def probe_from_media(media: MediaInfo | None) -> VideoProbe | None:
@@ -109,8 +73,7 @@ def probe_from_media(media: MediaInfo | None) -> VideoProbe | None:
     decode starts without a second ffprobe; None when a fact the decode needs is missing.
 
     ``MediaInfo`` already swaps width/height (and the aspect ratio) for rotation but keeps the
-    coded width; the display width comes back from its display aspect ratio, as :func:`probe`
-    gets it from the sample aspect ratio."""
+    coded width; the display width comes back from its display aspect ratio."""
     if media is None or not media.width or not media.height or not media.video_codec:
         return None
     w, h = media.width, media.height
@@ -132,22 +95,6 @@ def _ratio(v: object) -> float | None:
     except (ValueError, ZeroDivisionError):
         return None
     return float(r) if r > 0 else None
-
-
-def _float(v: object) -> float | None:
-    try:
-        x = float(v)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return x if x > 0 else None
-
-
-def _rotation(stream: dict) -> int:
-    for sd in stream.get("side_data_list") or []:
-        if "rotation" in sd:
-            return int(round(float(sd["rotation"]))) % 360
-    tag = (stream.get("tags") or {}).get("rotate")
-    return int(tag) % 360 if tag and tag.lstrip("-").isdigit() else 0
 
 
 def scaled_size(width: int, height: int, target_width: int) -> tuple[int, int]:
@@ -212,6 +159,7 @@ class Decoder:
         fast: bool = False,
     ) -> None:
         self.path = Path(path)
+        self.ffmpeg = require_tool("ffmpeg")
         self.info = info
         self.det_size = scaled_size(info.width, info.height, det_width)
         self.picture_size = scaled_size(info.width, info.height, picture_width) if picture_width else None
@@ -234,7 +182,7 @@ class Decoder:
     def command(self, picture_fd: int | None) -> list[str]:
         dw, dh = self.det_size
         det = f"scale={dw}:{dh}:flags=fast_bilinear,format=yuv444p,showinfo=checksum=0"
-        cmd = ["ffmpeg", "-nostdin", "-hide_banner", "-nostats", "-loglevel", "level+info"]
+        cmd = [self.ffmpeg, "-nostdin", "-hide_banner", "-nostats", "-loglevel", "level+info"]
         cmd += ["-err_detect", "ignore_err"]
         if self.fast and self.info.codec in FAST_CODECS:
             # the decoder skips the in-loop deblocking filter: ~20 % less decode work at 720p;
@@ -273,8 +221,6 @@ class Decoder:
                 pass_fds=(wfd,) if wfd is not None else (),
                 bufsize=0,
             )
-        except FileNotFoundError:
-            raise InputError("ffmpeg not found: install ffmpeg") from None
         finally:
             if wfd is not None:
                 os.close(wfd)
@@ -395,27 +341,28 @@ class Decoder:
         assert proc.stderr is not None
         # buffered: the pipe is unbuffered (bufsize=0) and a line iterator over it reads one
         # byte per system call (~300 per frame with showinfo)
-        for raw in io.BufferedReader(proc.stderr, 1 << 16):
-            # two showinfo lines per frame: take the time from the first, skip the second
-            # without decoding or a regex (this thread competes with ffmpeg for the CPU)
-            at = raw.find(b" pts_time:")
-            if at >= 0 and b"showinfo" in raw:
-                end = raw.find(b" ", at + 10)
-                try:
-                    self._pts.put(float(raw[at + 10 : end if end > 0 else None]))
-                except ValueError:
-                    self._pts.put(None)  # NOPTS: filled in from the frame rate
-                continue
-            if b"] [info] " in raw:
-                continue
-            line = raw.decode("utf-8", "replace").rstrip()
-            lvl = _LEVEL.search(line)
-            if lvl:
-                self._tail = (self._tail + [line.split("] ", 2)[-1].strip()])[-5:]
-                if lvl.group(1) in ("error", "fatal"):
-                    self.errors += 1
-                    if len(self.error_samples) < 5:
-                        self.error_samples.append(line)
+        with io.BufferedReader(proc.stderr, 1 << 16) as err:  # closing it closes the pipe
+            for raw in err:
+                # two showinfo lines per frame: take the time from the first, skip the second
+                # without decoding or a regex (this thread competes with ffmpeg for the CPU)
+                at = raw.find(b" pts_time:")
+                if at >= 0 and b"showinfo" in raw:
+                    end = raw.find(b" ", at + 10)
+                    try:
+                        self._pts.put(float(raw[at + 10 : end if end > 0 else None]))
+                    except ValueError:
+                        self._pts.put(None)  # NOPTS: filled in from the frame rate
+                    continue
+                if b"] [info] " in raw:
+                    continue
+                line = raw.decode("utf-8", "replace").rstrip()
+                lvl = _LEVEL.search(line)
+                if lvl:
+                    self._tail = (self._tail + [line.split("] ", 2)[-1].strip()])[-5:]
+                    if lvl.group(1) in ("error", "fatal"):
+                        self.errors += 1
+                        if len(self.error_samples) < 5:
+                            self.error_samples.append(line)
         self._stderr_closed = True
         self._pts.put(None)
 

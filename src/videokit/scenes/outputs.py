@@ -173,8 +173,8 @@ class PictureSink:
             return None
         if len(tiles) > SHEET_MAX:
             tiles = [tiles[i] for i in _evenly_idx(len(tiles), SHEET_MAX)]
-        first = Image.open(tiles[0][0])
-        tw, th = first.size
+        with Image.open(tiles[0][0]) as first:
+            tw, th = first.size
         cols = min(SHEET_COLUMNS, len(tiles))
         rows = math.ceil(len(tiles) / cols)
         pad, label_h = 4, 16

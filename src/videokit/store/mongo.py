@@ -20,7 +20,6 @@ document switches to that revision in one atomic write, then the old chunks are 
 from __future__ import annotations
 
 import logging
-import random
 import re
 import time
 import uuid
@@ -35,7 +34,8 @@ from bson.errors import InvalidDocument
 from pymongo import ReturnDocument
 from pymongo.errors import ConfigurationError, ConnectionFailure, OperationFailure, PyMongoError
 
-from videokit.errors import ConfigError, StoreError
+from videokit.errors import ConfigError, InputError, StoreError, one_line
+from videokit.net import backoff_delay, redact_url
 from videokit.record import Record
 from videokit.store.base import Query, Store
 from videokit.store.gridfs import VideoFiles
@@ -133,7 +133,7 @@ class MongoStore(Store):
                         f"MongoDB at {self.where} is unreachable ({what}, tried {self._attempts}x): "
                         f"{_scrub(reason, self._uri)}; check [MongoDB] URI / VIDEOKIT_MONGODB_URI and that the server is up"
                     ) from None
-                delay = min(self._backoff * 2 ** (attempt - 1), 10.0) * (0.5 + random.random())
+                delay = backoff_delay(attempt, self._backoff, 10.0)
                 log.warning(
                     "MongoDB at %s: %s failed (%s); retrying in %.1fs", self.where, what, type(e).__name__, delay
                 )
@@ -215,7 +215,7 @@ class MongoStore(Store):
         try:
             self._call(f"storing record {record.id[:12]}", write)
         except (InvalidDocument, OverflowError) as e:  # this record, not the server, is the problem
-            raise ValueError(f"record {record.id[:12]} cannot be stored in MongoDB: {_one_line(str(e))}") from None
+            raise InputError(f"record {record.id[:12]} cannot be stored in MongoDB: {one_line(e)}") from None
 
     def _put_video(self, record: Record) -> None:
         path = self._video_path(record)
@@ -495,17 +495,6 @@ def hosts_of(uri: str) -> str:
     return authority or "localhost"
 
 
-def redact_uri(uri: str) -> str:
-    """The URI with its user info replaced by ``***``."""
-    scheme, sep, rest = uri.partition("://")
-    if not sep:
-        return uri
-    head, slash, tail = rest.partition("/")
-    if "@" in head:
-        head = "***@" + head.rpartition("@")[2]
-    return f"{scheme}://{head}{slash}{tail}"
-
-
 def _scrub(msg: str, uri: str) -> str:
     rest = uri.split("://", 1)[-1].split("/")[0]
     if "@" in rest:
@@ -513,7 +502,7 @@ def _scrub(msg: str, uri: str) -> str:
         password = userinfo.partition(":")[2]
         for secret in {userinfo, password, unquote(password)} - {""}:
             msg = msg.replace(secret, "***")
-    return _one_line(msg)
+    return one_line(msg)
 
 
 def _client_hosts(client: Any) -> str:
@@ -524,10 +513,6 @@ def _client_hosts(client: Any) -> str:
         return type(client).__module__.split(".")[0]  # e.g. "mongomock"
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
 def open_mongo(config: Config) -> MongoStore:
     """The store named by ``[MongoDB]`` (URI from VIDEOKIT_MONGODB_URI or the config file)."""
     uri = config.get("MongoDB", "URI")
@@ -536,7 +521,7 @@ def open_mongo(config: Config) -> MongoStore:
             "[MongoDB] URI is empty: set VIDEOKIT_MONGODB_URI=mongodb://... (or [MongoDB] URI in config.ini)"
         )
     if not uri.startswith(("mongodb://", "mongodb+srv://")):
-        raise ConfigError(f"[MongoDB] URI must start with mongodb:// or mongodb+srv://, got {redact_uri(uri)!r}")
+        raise ConfigError(f"[MongoDB] URI must start with mongodb:// or mongodb+srv://, got {redact_url(uri)!r}")
     return MongoStore.from_uri(
         uri,
         config.get("MongoDB", "DatabaseName"),
