@@ -272,7 +272,6 @@ class Config:
             raise KeyError(f"unknown section [{name}]")
         return MappingProxyType(found)
 
-
     def with_overrides(self, overrides: dict[tuple[str, str], Any]) -> Config:
         values = dict(self.values)
         origins = dict(self.origins)
