@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from media import make_video  # noqa: E402
 
-pytest_plugins = ["httpserver"]  # the http_server fixture (tests/httpserver.py)
+pytest_plugins = ["httpserver", "mongo_servers"]  # http_server; mongo_client, secantusdb_server
 
 SHARED_MEDIA = Path(__file__).resolve().parents[1].parent / "shared" / "media"
 

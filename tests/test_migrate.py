@@ -1,13 +1,18 @@
 """`videokit migrate` and ``videokit.store.migrate``: SQLite ⇄ MongoDB, idempotent.
 
-The MongoDB side is mongomock (in-process); no MongoDB server is involved.
+The MongoDB side runs on each backend of ``mongo_servers``, named by the test id: ``[mongomock]``
+(in-process imitation) and ``[secantusdb]`` (SecantusDB, a MongoDB-wire server on WiredTiger,
+reached over loopback with a user and password; not MongoDB).
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import mongomock
 import mongomock.gridfs
@@ -16,12 +21,13 @@ import pytest
 from click.testing import CliRunner
 
 from credentials import with_credentials
+from mongo_servers import SecantusServer
 from store_contract import make_record
 from videokit._cli import main
 from videokit.record import FileInfo, Record, Tag
 from videokit.store.base import Query
 from videokit.store.migrate import MigrateReport, migrate
-from videokit.store.mongo import MongoStore
+from videokit.store.mongo import MongoStore, hosts_of
 from videokit.store.sqlite import SQLiteStore
 
 mongomock.gridfs.enable_gridfs_integration()
@@ -58,9 +64,12 @@ def sqlite_src(tmp_path: Path):
 
 
 @pytest.fixture
-def mongo():
-    s = MongoStore(mongomock.MongoClient(), "videokit", "videos")
+def mongo(mongo_client: Callable[[], Any]) -> Iterator[MongoStore]:
+    """An empty MongoDB store on this test's backend; its database is dropped afterwards."""
+    name = f"vktest_{uuid.uuid4().hex[:10]}"
+    s = MongoStore(mongo_client(), name, "videos")
     yield s
+    s.client.drop_database(name)
     s.close()
 
 
@@ -118,22 +127,31 @@ def test_record_the_destination_rejects_is_reported_and_copy_goes_on(sqlite_src,
 
 
 # -- CLI --------------------------------------------------------------------------------
-@pytest.fixture
-def mongo_server(monkeypatch: pytest.MonkeyPatch) -> mongomock.store.ServerStore:
-    """Every pymongo client the CLI makes talks to one shared in-process mongomock server."""
-    shared = mongomock.store.ServerStore()
-    monkeypatch.setattr(
-        "videokit.store.mongo.pymongo.MongoClient",
-        lambda uri, **kw: mongomock.MongoClient(uri, _store=shared, **kw),
-    )
-    return shared
+@pytest.fixture(params=[pytest.param("mongomock", id="mongomock"), pytest.param("secantusdb", id="secantusdb")])
+def mongo_server(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str, Any]]:
+    """(URI with a user and password for the CLI, that password, a client on the same server).
+
+    mongomock: every pymongo client the CLI makes talks to one shared in-process mongomock.
+    secantusdb: the session's server, as its admin."""
+    if request.param == "mongomock":
+        shared = mongomock.store.ServerStore()
+        monkeypatch.setattr(
+            "videokit.store.mongo.pymongo.MongoClient",
+            lambda uri, **kw: mongomock.MongoClient(uri, _store=shared, **kw),
+        )
+        uri, password = with_credentials("mongodb://db.example.net:27017/")
+        yield uri, password, mongomock.MongoClient(_store=shared)
+        return
+    server: SecantusServer = request.getfixturevalue("secantusdb_server")
+    with server.client() as client:
+        yield server.uri(), server.admin_password, client
 
 
 def _cli(library: Path, *args: str, env: dict[str, str] | None = None):
     return CliRunner().invoke(main, ["--library", str(library), "--quiet", "migrate", *args], env=env)
 
 
-def test_cli_migrate_both_ways_with_gridfs(tmp_path: Path, mongo_server, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_migrate_both_ways_with_gridfs(tmp_path: Path, mongo_server: tuple[str, str, Any]) -> None:
     lib = tmp_path / "lib"
     video = lib / "downloads" / "clip.mp4"
     video.parent.mkdir(parents=True)
@@ -144,19 +162,19 @@ def test_cli_migrate_both_ways_with_gridfs(tmp_path: Path, mongo_server, monkeyp
         withfile = make_record("clip", title="Has a file")
         withfile.file = FileInfo(path="downloads/clip.mp4", name="clip.mp4", size=50_000, sha256=withfile.id)
         s.upsert(withfile)
-    uri, password = with_credentials("mongodb://db.example.net:27017/")
-    env = {"VIDEOKIT_MONGODB_STOREVIDEOS": "true", "VIDEOKIT_MONGODB_DATABASENAME": "team"}
+    uri, password, client = mongo_server
+    team = f"team_{uuid.uuid4().hex[:8]}"
+    env = {"VIDEOKIT_MONGODB_STOREVIDEOS": "true", "VIDEOKIT_MONGODB_DATABASENAME": team}
 
     res = _cli(lib, "--to", uri, env=env)
     assert res.exit_code == 0, res.output
     assert "8 copied, 0 updated, 0 unchanged, 0 failed" in res.output
-    assert "mongodb://db.example.net:27017/team.videos" in res.output and password not in res.output
+    assert f"mongodb://{hosts_of(uri)}/{team}.videos" in res.output and password not in res.output
     res = _cli(lib, "--to", uri, env=env)
     assert "0 copied, 0 updated, 8 unchanged, 0 failed" in res.output
 
-    client = mongomock.MongoClient(_store=mongo_server)
-    assert client["team"]["videos"].count_documents({}) == 8
-    assert client["team"]["videos_videos.files"].count_documents({}) == 1
+    assert client[team]["videos"].count_documents({}) == 8
+    assert client[team]["videos_videos.files"].count_documents({}) == 1
 
     other = tmp_path / "other"
     res = _cli(lib, "--from", uri, "--to", str(other), env=env)
@@ -164,6 +182,7 @@ def test_cli_migrate_both_ways_with_gridfs(tmp_path: Path, mongo_server, monkeyp
     assert "8 copied" in res.output
     with SQLiteStore(other / "library.sqlite") as s, SQLiteStore(lib / "library.sqlite") as orig:
         assert _dump(s) == _dump(orig)
+    client.drop_database(team)
 
 
 def test_cli_same_store_is_usage_error(tmp_path: Path) -> None:

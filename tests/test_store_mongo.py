@@ -1,63 +1,50 @@
 """The MongoDB store.
 
-Without ``VIDEOKIT_TEST_MONGODB_URI`` these run against mongomock (an in-process imitation
-of pymongo), and the test ids say so: ``[mongomock]``. mongomock has no ``$text``, so there
-the store's regex fallback serves text search; the ``$text`` path runs only against a real
-server (``[mongodb-server]``).
+Each store test runs against every backend of ``mongo_servers`` and the test id says which:
+``[mongomock]`` (in-process imitation, no ``$text``), ``[secantusdb]`` (SecantusDB, a
+MongoDB-wire server on WiredTiger with users and roles, no text indexes) and, when
+``VIDEOKIT_TEST_MONGODB_URI`` names one, ``[mongodb-server]``. Neither mongomock nor SecantusDB
+serves ``$text``: there the store's regex search runs; the ``$text`` path needs a real server.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import socket
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import mongomock
-import mongomock.gridfs
-import pymongo
 import pytest
+from click.testing import CliRunner
 
 from credentials import throwaway_password, with_credentials
+from mongo_servers import SecantusServer
 from store_contract import StoreContract, make_record
+from videokit import api
+from videokit._cli import main
 from videokit.config import load_config
 from videokit.errors import ConfigError, StoreError
 from videokit.net import redact_url
 from videokit.record import FileInfo, Record
 from videokit.store import open_store
 from videokit.store.base import Query
-from videokit.store.mongo import SCENE_CHUNK, MongoStore, hosts_of
-
-# mongomock's GridFS needs this switch (it makes gridfs accept mongomock databases).
-mongomock.gridfs.enable_gridfs_integration()
-
-# Read at import: the autouse fixture in conftest clears VIDEOKIT_* during each test.
-SERVER_URI = os.environ.get("VIDEOKIT_TEST_MONGODB_URI")
-BACKENDS = [pytest.param("mongomock", id="mongomock")]
-if SERVER_URI:
-    BACKENDS.append(pytest.param("server", id="mongodb-server"))
-
-
-def _client(kind: str) -> object:
-    if kind == "mongomock":
-        return mongomock.MongoClient()
-    return pymongo.MongoClient(SERVER_URI, serverSelectionTimeoutMS=5000)
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    return request.param
+from videokit.store.mongo import REGEX, SCENE_CHUNK, MongoStore, hosts_of
 
 
 @pytest.fixture
-def make_store(backend: str, tmp_path: Path):
-    """Stores on a fresh database, dropped afterwards (so a real server stays clean)."""
+def make_store(mongo_client: Callable[[], Any], tmp_path: Path):
+    """Stores on a fresh database, dropped afterwards (so a server stays clean)."""
     made: list[tuple[MongoStore, str]] = []
 
     def make(**kw: object) -> MongoStore:
         name = f"vktest_{uuid.uuid4().hex[:10]}"
         kw.setdefault("library", tmp_path)
-        store = MongoStore(_client(backend), name, "videos", **kw)
+        store = MongoStore(mongo_client(), name, "videos", **kw)
         made.append((store, name))
         return store
 
@@ -238,3 +225,168 @@ def test_uri_helpers_hide_credentials() -> None:
 def test_record_without_id_is_rejected(make_store) -> None:
     with pytest.raises(ValueError):
         make_store().upsert(Record())
+
+
+# -- degraded servers and users: read-only rights, no text index --------------------------------
+def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name.startswith("videokit") and r.levelno >= logging.WARNING]
+
+
+@pytest.fixture
+def filled(secantusdb_server: SecantusServer):
+    """A SecantusDB database holding three records, written by the admin; dropped afterwards."""
+    name = f"vktest_{uuid.uuid4().hex[:10]}"
+    recs = [
+        make_record("harbour", title="Harbour lights", tags=("Night",), scenes=2500),
+        make_record("cat", title="Cat video", description="a kitten plays", added_at="2026-02-01T00:00:00+00:00"),
+        make_record("news", title="Evening news", url="https://www.example.com/news.mp4"),
+    ]
+    with MongoStore.from_uri(secantusdb_server.uri(), name, "videos") as writer:
+        for r in recs:
+            writer.upsert(r)
+        yield name, recs
+        writer.client.drop_database(name)
+
+
+def test_read_only_user_reads_and_searches_with_one_warning_and_writes_fail_clearly(
+    secantusdb_server: SecantusServer, filled: tuple[str, list[Record]], caplog: pytest.LogCaptureFixture
+) -> None:
+    name, recs = filled
+    uri, password = secantusdb_server.add_user(name, "read")
+    caplog.clear()
+    with MongoStore.from_uri(uri, name, "videos") as store:
+        warned = _warnings(caplog)
+        assert len(warned) == 1, warned
+        assert "read-only user" in warned[0] and "indexes" in warned[0] and "readWrite" in warned[0]
+        assert "\n" not in warned[0] and password not in warned[0]
+        assert store.read_only is True
+
+        harbour, cat, news = recs
+        assert store.get(harbour.id).to_dict() == harbour.to_dict()  # scenes from their own collection too
+        assert store.get(cat.id[:8]).id == cat.id
+        assert [r.id for r in store.search(Query(text="harbour"))] == [harbour.id]
+        assert [r.id for r in store.search(Query(tags=["night"]))] == [harbour.id]
+        assert store.find_by_source("https://www.example.com/news.mp4").id == news.id
+        assert store.count() == 3 and store.count(Query(text="kitten")) == 1
+        assert [r.id for r in store.search(Query())] == [cat.id, *sorted([harbour.id, news.id])]  # newest first
+        assert len(list(store.iter_records(batch=2))) == 3
+        assert store.text_search_mode == REGEX  # SecantusDB has no text index to use
+        assert len(_warnings(caplog)) == 1  # reading logged nothing more
+
+        for write in (lambda: store.upsert(make_record("new")), lambda: store.delete(cat.id)):
+            with pytest.raises(StoreError) as e:
+                write()
+            msg = str(e.value)
+            assert "not allowed for this user" in msg and f"readWrite role on database '{name}'" in msg
+            assert password not in msg and "\n" not in msg
+    with MongoStore.from_uri(secantusdb_server.uri(), name, "videos") as admin:
+        assert admin.count() == 3 and admin.get(cat.id) is not None  # nothing was changed
+
+
+def test_read_only_user_reads_and_searches_through_the_command_line(
+    secantusdb_server: SecantusServer, filled: tuple[str, list[Record]], tmp_path: Path
+) -> None:
+    name, recs = filled
+    uri, password = secantusdb_server.add_user(name, "read")
+    env = {"VIDEOKIT_LIBRARY_STORE": "mongodb", "VIDEOKIT_MONGODB_URI": uri, "VIDEOKIT_MONGODB_DATABASENAME": name}
+    lib = str(tmp_path / "lib")
+    res = CliRunner().invoke(main, ["--library", lib, "search", "kitten", "--json"], env=env)
+    assert res.exit_code == 0, res.output
+    found = json.loads(res.stdout)
+    assert [r["id"] for r in found] == [recs[1].id]
+    warned = [line for line in res.stderr.splitlines() if "read-only user" in line]
+    assert len(warned) == 1 and "indexes" in warned[0] and password not in res.stderr
+
+    res = CliRunner().invoke(main, ["--library", lib, "status", "--json"], env=env)
+    assert res.exit_code == 0, res.output
+    library = json.loads(res.stdout)["library"]
+    assert library["store"] == "mongodb" and library["read_only"] is True and library["search"] == "regex"
+    assert library["location"] == f"mongodb://{secantusdb_server.host}/{name}.videos"
+    res = CliRunner().invoke(main, ["--library", lib, "status"], env=env)
+    assert f"library mongodb mongodb://{secantusdb_server.host}/{name}.videos: text search by regular" in res.stdout
+    assert "read-only user: writes fail" in res.stdout and password not in res.output
+
+
+def test_user_without_rights_on_the_database_gets_a_clear_error(
+    secantusdb_server: SecantusServer, filled: tuple[str, list[Record]]
+) -> None:
+    name, _ = filled
+    uri, password = secantusdb_server.add_user(f"{name}_other", "read")  # read rights elsewhere only
+    with MongoStore.from_uri(uri, name, "videos") as store, pytest.raises(StoreError) as e:
+        store.search(Query())
+    msg = str(e.value)
+    assert "searching is not allowed for this user" in msg and f"read role on database '{name}'" in msg
+    assert password not in msg
+
+
+def test_wrong_password_is_one_line_without_it(secantusdb_server: SecantusServer) -> None:
+    wrong = throwaway_password()
+    with pytest.raises(StoreError) as e:
+        MongoStore.from_uri(secantusdb_server.uri("admin", wrong), "vktest_x", "videos", attempts=1)
+    msg = str(e.value)
+    assert "refused the user and password" in msg and "check them in [MongoDB] URI" in msg
+    assert secantusdb_server.host in msg
+    assert wrong not in msg and "\n" not in msg
+
+
+def test_refused_text_index_means_regex_search_said_once(
+    secantusdb_server: SecantusServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    name = f"vktest_{uuid.uuid4().hex[:10]}"
+    with MongoStore.from_uri(secantusdb_server.uri(), name, "videos") as store:
+        try:
+            warned = _warnings(caplog)
+            assert len(warned) == 1 and "text search uses regular expressions" in warned[0]
+            assert "text indexes are not supported" in warned[0]  # the server's own reason
+            assert store.text_search_mode == REGEX and "text index" in (store.text_search_note or "")
+            store.upsert(make_record("a", title="Harbour lights"))
+            for _ in range(3):
+                assert len(store.search(Query(text="harbour"))) == 1
+            assert store.count(Query(text="harbour")) == 1
+            assert len(_warnings(caplog)) == 1
+        finally:
+            store.client.drop_database(name)
+
+
+def test_client_without_text_switches_to_regex_once(caplog: pytest.LogCaptureFixture) -> None:
+    store = MongoStore(mongomock.MongoClient())
+    assert _warnings(caplog) == []  # mongomock accepts the text index; $text is what it lacks
+    store.upsert(make_record("a", title="Harbour lights"))
+    assert [r.title for r in store.search(Query(text="harbour"))] == ["Harbour lights"]
+    assert store.search(Query(text="lights")) and store.count(Query(text="harbour")) == 1
+    warned = _warnings(caplog)
+    assert len(warned) == 1 and "text search uses regular expressions" in warned[0]
+    assert store.text_search_mode == REGEX
+
+
+def test_status_names_the_library_store_and_its_search_mode(secantusdb_server: SecantusServer, tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    sqlite = api.status(load_config(None, env={}, overrides={("Library", "Location"): str(lib)})).library
+    assert (sqlite.store, sqlite.location, sqlite.search) == ("sqlite", str(lib / "library.sqlite"), "fts5")
+    assert not lib.exists()  # status only reads
+
+    name = f"vktest_{uuid.uuid4().hex[:10]}"
+    env = {
+        "VIDEOKIT_LIBRARY_STORE": "mongodb",
+        "VIDEOKIT_MONGODB_URI": secantusdb_server.uri(),
+        "VIDEOKIT_MONGODB_DATABASENAME": name,
+    }
+    st = api.status(load_config(None, env=env, overrides={("Library", "Location"): str(lib)})).library
+    assert (st.store, st.search, st.read_only, st.error) == ("mongodb", "regex", False, None)
+    assert "text indexes are not supported" in st.note
+    text = CliRunner().invoke(main, ["--library", str(lib), "status"], env=env).stdout
+    assert (
+        f"library mongodb mongodb://{secantusdb_server.host}/{name}.videos: text search by regular expressions" in text
+    )
+    assert secantusdb_server.admin_password not in text
+
+    port = _closed_port()
+    env["VIDEOKIT_MONGODB_URI"], password = with_credentials(
+        f"mongodb://127.0.0.1:{port}/?serverSelectionTimeoutMS=100"
+    )
+    res = CliRunner().invoke(main, ["--library", str(lib), "status", "--json"], env=env)
+    assert res.exit_code == 0, res.output
+    down = json.loads(res.stdout)["library"]
+    assert down["search"] is None and "unreachable" in down["error"] and password not in res.output
+    with MongoStore.from_uri(secantusdb_server.uri(), name, "videos") as store:
+        store.client.drop_database(name)

@@ -15,6 +15,13 @@ Portability: only CRUD, plain indexes, one text index, ``count_documents`` and r
 filters. No ``$lookup``, no transactions. Instead, writes are ordered so a reader never
 sees half a record: the scene chunks go in under a fresh revision first, then the main
 document switches to that revision in one atomic write, then the old chunks are removed.
+
+Degraded servers and users
+    A user who may not create indexes (the ``read`` role) still opens the library: reading
+    and searching work, one WARNING line says which indexes are missing, and every write
+    fails with a StoreError naming the role it needs. A server without text indexes
+    (Cosmos DB RU accounts, SecantusDB, mongomock) gets text search by regular expressions
+    instead; :attr:`MongoStore.text_search_mode` says which, and the switch is logged once.
 """
 
 from __future__ import annotations
@@ -52,6 +59,11 @@ SCENE_CHUNK = 1000  # scenes per chunk document (~200 KB)
 TEXT_FIELDS = {"title": 10, "tags": 5, "filename": 3, "description": 2, "sources": 1, "text": 1}
 # Server error codes meaning "no $text here": IndexNotFound, CommandNotSupported, NotImplemented.
 _NO_TEXT_CODES = {27, 115, 238}
+_UNAUTHORIZED, _AUTH_FAILED = 13, 18
+_INDEXED = ("tags", "category", "duration", "height", "resolution", "domains", "sources")
+# Every index the store creates: (collection suffix, index name).
+_INDEXES = (*(("", f"vk_{f}") for f in _INDEXED), ("", "vk_added"), ("_scenes", "vk_video"), ("", "vk_text"))
+TEXT_INDEX, REGEX = "text-index", "regex"  # values of MongoStore.text_search_mode
 _STALE_CHUNKS = timedelta(hours=1)
 
 
@@ -61,7 +73,10 @@ class MongoStore(Store):
 
     ``uri``, when given, names the host in messages and has its credentials scrubbed from
     them; ``attempts``/``backoff`` govern retries on connection failures; ``library``
-    resolves relative video paths for GridFS (``store_videos``)."""
+    resolves relative video paths for GridFS (``store_videos``).
+
+    ``read_only`` is True when the user may not create indexes (opened all the same: reads
+    work, writes raise StoreError); :attr:`text_search_mode` tells how text search runs."""
 
     def __init__(
         self,
@@ -86,7 +101,9 @@ class MongoStore(Store):
         self._videos = db[collection]
         self._scenes = db[f"{collection}_scenes"]
         self.files = VideoFiles(db, f"{collection}_videos")
-        self._text_ok = True  # flips to False when the server has no $text support
+        self.read_only = False
+        self._text_ok: bool | None = None  # None: $text not tried yet; False: regex from now on
+        self.text_search_note: str | None = None  # why text search uses regex
         self._call("connecting", self._ensure_indexes)
 
     @classmethod
@@ -120,9 +137,19 @@ class MongoStore(Store):
         """Where this store lives, without credentials."""
         return f"mongodb://{self.where}/{self.database}.{self.collection}"
 
+    @property
+    def text_search_mode(self) -> str:
+        """``"text-index"`` when the server answers ``$text`` on the store's text index,
+        ``"regex"`` when text search scans with regular expressions instead (the reason is in
+        :attr:`text_search_note`). Asks the server once when no text search has run yet."""
+        if self._text_ok is None:
+            self._call("checking text search", self._probe_text)
+        return TEXT_INDEX if self._text_ok else REGEX
+
     # -- connection ----------------------------------------------------------------------
-    def _call(self, what: str, fn: Callable[[], T]) -> T:
-        """Run ``fn`` with retries and backoff on connection trouble; StoreError at the end."""
+    def _call(self, what: str, fn: Callable[[], T], *, writes: bool = False) -> T:
+        """Run ``fn`` with retries and backoff on connection trouble; StoreError at the end.
+        ``writes``: ``fn`` changes the library (the message for a refused one names the role)."""
         for attempt in range(1, self._attempts + 1):
             try:
                 return fn()
@@ -139,19 +166,34 @@ class MongoStore(Store):
                 )
                 time.sleep(delay)
             except OperationFailure as e:
-                msg = (e.details or {}).get("errmsg") or str(e)
-                if e.code in (13, 18):
+                msg = _scrub(_errmsg(e), self._uri)
+                if e.code == _AUTH_FAILED:
                     raise StoreError(
-                        f"MongoDB at {self.where}: authentication or authorisation failed: {_scrub(msg, self._uri)}"
+                        f"MongoDB at {self.where}: the server refused the user and password ({msg}); "
+                        "check them in [MongoDB] URI / VIDEOKIT_MONGODB_URI"
                     ) from None
-                raise StoreError(f"MongoDB at {self.where}: {what} failed: {_scrub(msg, self._uri)}") from None
+                if e.code == _UNAUTHORIZED:
+                    role = "readWrite" if writes else "read"
+                    raise StoreError(
+                        f"MongoDB at {self.where}: {what} is not allowed for this user ({msg}); "
+                        f"it needs the {role} role on database {self.database!r}"
+                    ) from None
+                raise StoreError(f"MongoDB at {self.where}: {what} failed: {msg}") from None
             except PyMongoError as e:
                 raise StoreError(f"MongoDB at {self.where}: {what} failed: {_scrub(str(e), self._uri)}") from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _ensure_indexes(self) -> None:
+        try:
+            self._create_indexes()
+        except OperationFailure as e:
+            if e.code != _UNAUTHORIZED:
+                raise
+            self._open_read_only()
+
+    def _create_indexes(self) -> None:
         v = self._videos
-        for field in ("tags", "category", "duration", "height", "resolution", "domains", "sources"):
+        for field in _INDEXED:
             v.create_index(field, name=f"vk_{field}")
         # Newest first is the default order; Cosmos DB needs a compound index for it.
         v.create_index([("added_at", -1), ("_id", 1)], name="vk_added")
@@ -163,16 +205,69 @@ class MongoStore(Store):
                 default_language="english",
                 name="vk_text",
             )
-        except OperationFailure as e:  # e.g. Cosmos DB RU accounts: no text indexes
+        except OperationFailure as e:  # e.g. Cosmos DB RU accounts, SecantusDB: no text indexes
+            if e.code == _UNAUTHORIZED:
+                raise
+            self._no_text(f"the server refused the text index ({_scrub(_errmsg(e), self._uri)})")
+
+    def _open_read_only(self) -> None:
+        """The user may not create indexes: go on reading with those already there, and say
+        so in one WARNING line (what is missing, what search does without it, the fix)."""
+        self.read_only = True
+        have = self._index_names()
+        if have is None:
+            state = "the indexes could not be listed"
+        else:
+            missing = [name for coll, name in _INDEXES if (coll, name) not in have]
+            named = f" ({', '.join(missing)})" if missing else ""
+            state = f"{len(missing)} of {len(_INDEXES)} indexes missing{named}"
+        if have is not None and ("", "vk_text") not in have:
             self._text_ok = False
-            log.info("MongoDB at %s has no text index support (%s); text search scans with regex", self.where, e.code)
+            self.text_search_note = "no text index, and this user may not create it"
+            state += "; text search uses regular expressions"
+        log.warning(
+            "MongoDB at %s: read-only user, indexes not created (%s); reading and searching work, writes will fail; "
+            "open the library once as a user with the readWrite role to create them",
+            self.where,
+            state,
+        )
+
+    def _index_names(self) -> set[tuple[str, str]] | None:
+        """(collection suffix, index name) of every index there, or None when not allowed."""
+        try:
+            return {("", n) for n in self._videos.index_information()} | {
+                ("_scenes", n) for n in self._scenes.index_information()
+            }
+        except OperationFailure:
+            return None
+
+    def _probe_text(self) -> None:
+        try:
+            list(self._videos.find({"$text": {"$search": "videokit"}}, {"_id": 1}).limit(1))
+            self._text_ok = True
+        except NotImplementedError:  # mongomock implements no $text at all
+            self._no_text("this client has no $text")
+        except OperationFailure as e:
+            if e.code not in _NO_TEXT_CODES:
+                raise
+            self._no_text(f"the server refused $text ({_scrub(_errmsg(e), self._uri)})")
+
+    def _no_text(self, why: str) -> None:
+        """From now on text search scans with regular expressions; logged once per store."""
+        if self._text_ok is False:
+            return
+        self._text_ok = False
+        self.text_search_note = why
+        log.warning(
+            "MongoDB at %s: %s; text search uses regular expressions (slower on large libraries)", self.where, why
+        )
 
     # -- writes --------------------------------------------------------------------------
     def upsert(self, record: Record) -> None:
         if not record.id:
             raise ValueError("cannot store a record without a content id")
         if self.store_videos:
-            self._call(f"storing the video of {record.id[:12]}", lambda: self._put_video(record))
+            self._call(f"storing the video of {record.id[:12]}", lambda: self._put_video(record), writes=True)
         d = record.to_dict()
         scenes: list[dict] = []
         if d.get("scenes"):
@@ -213,7 +308,7 @@ class MongoStore(Store):
             )
 
         try:
-            self._call(f"storing record {record.id[:12]}", write)
+            self._call(f"storing record {record.id[:12]}", write, writes=True)
         except (InvalidDocument, OverflowError) as e:  # this record, not the server, is the problem
             raise InputError(f"record {record.id[:12]} cannot be stored in MongoDB: {one_line(e)}") from None
 
@@ -242,7 +337,7 @@ class MongoStore(Store):
             self.files.delete(id)
             return n > 0
 
-        return self._call(f"deleting {id[:12]}", run)
+        return self._call(f"deleting {id[:12]}", run, writes=True)
 
     # -- reads ---------------------------------------------------------------------------
     def get(self, id: str) -> Record | None:
@@ -323,31 +418,32 @@ class MongoStore(Store):
         return self._text_run(q, words, count=False) if words else []
 
     def _text_run(self, q: Query, words: list[str], *, count: bool) -> Any:
-        if self._text_ok:
+        if self._text_ok is not False:
             # Each word as a quoted phrase: the server requires every phrase (all words must
             # appear, as in the SQLite store) and the text index finds the candidates.
             f = _and(_filter(q), {"$text": {"$search": " ".join(f'"{w}"' for w in words)}})
             try:
                 if count:
-                    return self._videos.count_documents(f)
-                cur = self._videos.find(f, {"text": 0, "score": {"$meta": "textScore"}})
-                cur = cur.sort([("score", {"$meta": "textScore"}), ("added_at", -1), ("_id", 1)]).skip(q.offset)
-                if q.limit is not None:
-                    cur = cur.limit(q.limit)
-                return self._assemble(list(cur))
-            except NotImplementedError:
-                # mongomock implements no $text at all: from now on use the regex fallback.
-                self._text_ok = False
+                    found: Any = self._videos.count_documents(f)
+                else:
+                    cur = self._videos.find(f, {"text": 0, "score": {"$meta": "textScore"}})
+                    cur = cur.sort([("score", {"$meta": "textScore"}), ("added_at", -1), ("_id", 1)]).skip(q.offset)
+                    if q.limit is not None:
+                        cur = cur.limit(q.limit)
+                    found = self._assemble(list(cur))
+                self._text_ok = True
+                return found
+            except NotImplementedError:  # mongomock implements no $text at all
+                self._no_text("this client has no $text")
             except OperationFailure as e:
                 if e.code not in _NO_TEXT_CODES:
                     raise
-                self._text_ok = False
-                log.info("MongoDB at %s refused $text (%s); text search scans with regex", self.where, e.code)
+                self._no_text(f"the server refused $text ({_scrub(_errmsg(e), self._uri)})")
         return self._regex_run(q, words, count=count)
 
     def _regex_run(self, q: Query, words: list[str], *, count: bool) -> Any:
-        """Fallback for servers without $text (mongomock, Cosmos DB RU): every word must
-        start a word in one of the text fields; ranked in Python by weighted hits."""
+        """Fallback for servers without $text (mongomock, Cosmos DB RU, SecantusDB): every
+        word must start a word in one of the text fields; ranked in Python by weighted hits."""
         pats = [re.compile(r"\b" + re.escape(w), re.IGNORECASE) for w in words]
         f = _and(_filter(q), {"$and": [{"$or": [{f"text.{k}": p} for k in TEXT_FIELDS]} for p in pats]})
         if count:
@@ -457,6 +553,10 @@ def _query_fields(record: Record) -> dict[str, Any]:
     }
 
 
+def _errmsg(e: OperationFailure) -> str:
+    return str((e.details or {}).get("errmsg") or e)
+
+
 def _score(text: dict, pats: list[re.Pattern]) -> int:
     return sum(w * len(p.findall(str(text.get(k) or ""))) for k, w in TEXT_FIELDS.items() for p in pats)
 
@@ -513,8 +613,9 @@ def _client_hosts(client: Any) -> str:
         return type(client).__module__.split(".")[0]  # e.g. "mongomock"
 
 
-def open_mongo(config: Config) -> MongoStore:
-    """The store named by ``[MongoDB]`` (URI from VIDEOKIT_MONGODB_URI or the config file)."""
+def open_mongo(config: Config, **kw: Any) -> MongoStore:
+    """The store named by ``[MongoDB]`` (URI from VIDEOKIT_MONGODB_URI or the config file);
+    ``kw`` goes to :meth:`MongoStore.from_uri` (``attempts``, ``timeout_ms``...)."""
     uri = config.get("MongoDB", "URI")
     if not uri:
         raise ConfigError(
@@ -528,4 +629,5 @@ def open_mongo(config: Config) -> MongoStore:
         config.get("MongoDB", "CollectionName"),
         store_videos=config.get("MongoDB", "StoreVideos"),
         library=config.library,
+        **kw,
     )
