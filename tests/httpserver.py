@@ -61,6 +61,7 @@ class Route:
     stall_after: int | None = None  # send this many bytes then wait for release()...
     stalls_left: int = 0  # ...this many times
     chunk_delay: float = 0.0  # seconds between body chunks (a slow server)
+    chunk_size: int = CHUNK  # bytes per body chunk (1 with chunk_delay=1: one byte a second)
     location: str = ""
     status: int = 200
     etag: str | None = None
@@ -120,12 +121,14 @@ class TestServer:
         stall_after: int | None = None,
         stalls: int = 1,
         chunk_delay: float = 0.0,
+        chunk_size: int = CHUNK,
         etag: str | None = None,
     ) -> Route:
         """Serve ``data``. ``length``: "exact", "none" (no Content-Length, close-delimited)
         or an int to claim. ``fail``: error responses served first, one per request.
         ``drop_after``/``drops``: cut the body after N bytes the first ``drops`` times (None: always).
-        ``stall_after``/``stalls``: send N bytes then hang until :meth:`release` (the first ``stalls`` times)."""
+        ``stall_after``/``stalls``: send N bytes then hang until :meth:`release` (the first ``stalls`` times).
+        ``chunk_size``/``chunk_delay``: send the body in pieces of that size, that many seconds apart."""
         route = Route(
             "file",
             data=data,
@@ -139,6 +142,7 @@ class TestServer:
             stall_after=stall_after,
             stalls_left=stalls if stall_after is not None else 0,
             chunk_delay=chunk_delay,
+            chunk_size=chunk_size,
             etag=etag,
         )
         self.routes[path] = route
@@ -323,10 +327,10 @@ def _handler_for(server: TestServer) -> type[BaseHTTPRequestHandler]:
 
         def _write(self, req: Request, body: bytes, route: Route, stall: bool) -> None:
             cut = route.stall_after if stall and route.stall_after is not None else None
-            for pos in range(0, len(body), CHUNK):
+            for pos in range(0, len(body), route.chunk_size):
                 if cut is not None and pos >= cut:
                     break
-                piece = body[pos : min(pos + CHUNK, cut if cut is not None else len(body))]
+                piece = body[pos : min(pos + route.chunk_size, cut if cut is not None else len(body))]
                 self.wfile.write(piece)
                 self.wfile.flush()
                 req.bytes_sent += len(piece)

@@ -18,8 +18,8 @@ import pytest
 
 from credentials import with_credentials
 from httpserver import Failure, TestServer, unused_url
-from videokit.config import Config, load_config
-from videokit.download import fetch, is_url
+from videokit.config import load_config
+from videokit.download import DownloadOptions, fetch, is_url
 from videokit.download.http import HttpDownloader
 from videokit.download.names import safe_filename
 from videokit.download.partfile import PartFile
@@ -34,11 +34,11 @@ FAST = {
 }
 
 
-def config(**extra: Any) -> Config:
+def opts(**extra: Any) -> DownloadOptions:
     over = dict(FAST)
     for key, value in extra.items():
         over[("Download", key)] = value
-    return load_config(path=None, env={}, overrides=over)
+    return DownloadOptions.from_config(load_config(path=None, env={}, overrides=over))
 
 
 @pytest.fixture(scope="session")
@@ -63,7 +63,7 @@ def test_direct_download_verifies_and_names_the_file(
     http_server.add_file("/media/clip.mp4", video_bytes)
     seen: list[tuple[str, int, int | None]] = []
     url = http_server.url("/media/clip.mp4")
-    res = fetch(url, tmp_path / "dl", config(), on_progress=lambda u, d, t: seen.append((u, d, t)))
+    res = fetch(url, tmp_path / "dl", opts(), on_progress=lambda u, d, t: seen.append((u, d, t)))
     assert res.path == tmp_path / "dl" / "clip.mp4"
     assert res.path.read_bytes() == video_bytes
     assert res.sha256 == sha(video_bytes)
@@ -84,7 +84,7 @@ def test_content_disposition_name_cannot_escape_the_folder(
         content_type="application/octet-stream",
         headers={"Content-Disposition": 'attachment; filename="../../outside.mp4"'},
     )
-    res = fetch(http_server.url("/get?id=7"), tmp_path / "dl", config())
+    res = fetch(http_server.url("/get?id=7"), tmp_path / "dl", opts())
     assert res.path == tmp_path / "dl" / "outside.mp4"
     assert not (tmp_path / "outside.mp4").exists()
 
@@ -96,13 +96,13 @@ def test_rfc5987_filename_and_extension_from_content_type(
         "/a", video_bytes, headers={"Content-Disposition": "attachment; filename*=UTF-8''caf%C3%A9%20clip.mp4"}
     )
     http_server.add_file("/watch/12345", video_bytes, content_type="video/webm")
-    assert fetch(http_server.url("/a"), tmp_path, config()).path.name == "café clip.mp4"
-    assert fetch(http_server.url("/watch/12345"), tmp_path, config()).path.name == "12345.webm"
+    assert fetch(http_server.url("/a"), tmp_path, opts()).path.name == "café clip.mp4"
+    assert fetch(http_server.url("/watch/12345"), tmp_path, opts()).path.name == "12345.webm"
 
 
 def test_missing_content_type_is_sniffed(http_server: TestServer, video_bytes: bytes, tmp_path: Path) -> None:
     http_server.add_file("/blob", video_bytes, content_type=None)
-    res = fetch(http_server.url("/blob"), tmp_path, config())
+    res = fetch(http_server.url("/blob"), tmp_path, opts())
     assert res.kind == "url" and res.sha256 == sha(video_bytes)
 
 
@@ -111,10 +111,10 @@ def test_name_collisions_keep_both_files_and_reuse_identical(
 ) -> None:
     (tmp_path / "clip.mp4").write_bytes(b"someone else's file")
     http_server.add_file("/clip.mp4", video_bytes)
-    first = fetch(http_server.url("/clip.mp4"), tmp_path, config())
+    first = fetch(http_server.url("/clip.mp4"), tmp_path, opts())
     assert first.path.name == "clip (1).mp4"
     assert (tmp_path / "clip.mp4").read_bytes() == b"someone else's file"
-    again = fetch(http_server.url("/clip.mp4"), tmp_path, config())
+    again = fetch(http_server.url("/clip.mp4"), tmp_path, opts())
     assert again.path == first.path  # same bytes: no third copy
     assert files(tmp_path) == ["clip (1).mp4", "clip.mp4"]
 
@@ -123,7 +123,7 @@ def test_redirect_is_followed(http_server: TestServer, video_bytes: bytes, tmp_p
     http_server.add_file("/media/real.mp4", video_bytes)
     http_server.add_redirect("/short", "/hop")
     http_server.add_redirect("/hop", "/media/real.mp4", status=301)
-    res = fetch(http_server.url("/short"), tmp_path, config())
+    res = fetch(http_server.url("/short"), tmp_path, opts())
     assert res.url == http_server.url("/media/real.mp4")
     assert res.path.name == "real.mp4" and res.sha256 == sha(video_bytes)
 
@@ -132,7 +132,7 @@ def test_redirect_loop_is_a_clear_error(http_server: TestServer, tmp_path: Path)
     http_server.add_redirect("/a", "/b")
     http_server.add_redirect("/b", "/a")
     with pytest.raises(InputError, match="redirect loop") as exc:
-        fetch(http_server.url("/a"), tmp_path, config())
+        fetch(http_server.url("/a"), tmp_path, opts())
     assert not isinstance(exc.value, TransientError)
     assert http_server.url("/a") in str(exc.value)
 
@@ -143,7 +143,7 @@ def test_resume_after_dropped_connections_within_one_call(
 ) -> None:
     size, cut = len(video_bytes), len(video_bytes) // 3 + 1
     http_server.add_file("/v.mp4", video_bytes, drop_after=cut)  # every response is cut short
-    res = fetch(http_server.url("/v.mp4"), tmp_path, config())
+    res = fetch(http_server.url("/v.mp4"), tmp_path, opts())
     assert res.sha256 == sha(video_bytes)
     assert res.bytes_fetched == size < 2 * size
     ranges = [r.range for r in http_server.requests("/v.mp4")]
@@ -153,7 +153,7 @@ def test_resume_after_dropped_connections_within_one_call(
 def test_server_ignoring_range_restarts_from_zero(http_server: TestServer, video_bytes: bytes, tmp_path: Path) -> None:
     cut = 40_000
     http_server.add_file("/v.mp4", video_bytes, ranges=False, drop_after=cut, drops=1)
-    res = fetch(http_server.url("/v.mp4"), tmp_path, config())
+    res = fetch(http_server.url("/v.mp4"), tmp_path, opts())
     assert res.sha256 == sha(video_bytes)
     assert res.bytes_fetched == cut + len(video_bytes)
     assert [r.status for r in http_server.requests("/v.mp4")] == [200, 200]
@@ -165,8 +165,9 @@ _CHILD = textwrap.dedent(
     from pathlib import Path
     from videokit.config import load_config
     from videokit.download import fetch
+    from videokit.download import DownloadOptions
     cfg = load_config(path=None, env={}, overrides={("Download", "Retries"): 0})
-    fetch(sys.argv[1], Path(sys.argv[2]), cfg)
+    fetch(sys.argv[1], Path(sys.argv[2]), DownloadOptions.from_config(cfg))
     """
 )
 
@@ -190,7 +191,7 @@ def test_resume_after_the_process_is_killed(http_server: TestServer, video_bytes
     assert part.stat().st_size == half
     assert not (dest / "slow.mp4").exists()  # nothing complete-looking after a kill
 
-    res = fetch(http_server.url("/slow.mp4"), dest, config())
+    res = fetch(http_server.url("/slow.mp4"), dest, opts())
     assert http_server.requests("/slow.mp4")[-1].range == f"bytes={half}-"
     assert res.bytes_fetched == size - half < size
     assert res.sha256 == sha(video_bytes) == sha(res.path.read_bytes())
@@ -204,7 +205,7 @@ def test_complete_part_on_disk_is_finished_without_refetching(
     url = http_server.url("/v.mp4")
     (tmp_path / "v.mp4.part").write_bytes(video_bytes)
     PartFile(tmp_path / "v.mp4.part", "v.mp4", url).save()
-    res = fetch(url, tmp_path, config())
+    res = fetch(url, tmp_path, opts())
     assert http_server.requests("/v.mp4")[0].status == 416
     assert res.bytes_fetched == 0 and res.sha256 == sha(video_bytes)
     assert files(tmp_path) == ["v.mp4"]
@@ -217,13 +218,13 @@ def test_stale_part_longer_than_the_file_is_replaced(
     url = http_server.url("/v.mp4")
     (tmp_path / "v.mp4.part").write_bytes(video_bytes + b"junk")
     PartFile(tmp_path / "v.mp4.part", "v.mp4", url).save()
-    res = fetch(url, tmp_path, config())
+    res = fetch(url, tmp_path, opts())
     assert res.sha256 == sha(video_bytes) and res.bytes_fetched == len(video_bytes)
 
 
 def test_read_timeout_retries_and_resumes(http_server: TestServer, video_bytes: bytes, tmp_path: Path) -> None:
     http_server.add_file("/v.mp4", video_bytes, stall_after=32 * 1024, stalls=1)  # then silence
-    res = fetch(http_server.url("/v.mp4"), tmp_path, config(ReadTimeout=0.3))
+    res = fetch(http_server.url("/v.mp4"), tmp_path, opts(ReadTimeout=0.3))
     assert res.sha256 == sha(video_bytes)
     assert res.bytes_fetched == len(video_bytes)
     assert [r.range for r in http_server.requests("/v.mp4")] == [None, f"bytes={32 * 1024}-"]
@@ -240,15 +241,15 @@ def test_same_download_running_elsewhere_is_not_corrupted(
     with open(tmp_path / "v.mp4.part", "ab") as other:  # another process is writing it
         fcntl.flock(other.fileno(), fcntl.LOCK_EX)
         with pytest.raises(TransientError, match="already being downloaded"):
-            fetch(url, tmp_path, config())
+            fetch(url, tmp_path, opts())
     assert (tmp_path / "v.mp4.part").read_bytes() == video_bytes[:1000]
-    assert fetch(url, tmp_path, config()).sha256 == sha(video_bytes)
+    assert fetch(url, tmp_path, opts()).sha256 == sha(video_bytes)
 
 
 # -- retries and HTTP errors -----------------------------------------------------------
 def test_retries_server_errors_then_succeeds(http_server: TestServer, video_bytes: bytes, tmp_path: Path) -> None:
     http_server.add_file("/v.mp4", video_bytes, fail=[Failure(500), Failure(503)])
-    res = fetch(http_server.url("/v.mp4"), tmp_path, config())
+    res = fetch(http_server.url("/v.mp4"), tmp_path, opts())
     assert res.sha256 == sha(video_bytes)
     assert [r.status for r in http_server.requests("/v.mp4")] == [500, 503, 200]
 
@@ -257,11 +258,11 @@ def test_429_retry_after_is_honoured_and_capped(http_server: TestServer, video_b
     http_server.add_file("/a.mp4", video_bytes, fail=[Failure(429, {"Retry-After": "2"})])
     http_server.add_file("/b.mp4", video_bytes, fail=[Failure(503, {"Retry-After": "600"})])
     slept: list[float] = []
-    dl = HttpDownloader(config(BackoffMax=30.0), sleep=slept.append)
+    dl = HttpDownloader(opts(BackoffMax=30.0), sleep=slept.append)
     assert dl.fetch(http_server.url("/a.mp4"), tmp_path).sha256 == sha(video_bytes)
     assert slept == [2.0]
     slept.clear()
-    capped = HttpDownloader(config(BackoffMax=3.0), sleep=slept.append)
+    capped = HttpDownloader(opts(BackoffMax=3.0), sleep=slept.append)
     capped.fetch(http_server.url("/b.mp4"), tmp_path / "b")
     assert slept == [3.0]
 
@@ -273,7 +274,7 @@ def test_client_errors_are_permanent_and_not_retried(
     http_server.add_status("/v.mp4", status)
     url = http_server.url("/v.mp4")
     with pytest.raises(InputError) as exc:
-        fetch(url, tmp_path, config())
+        fetch(url, tmp_path, opts())
     assert not isinstance(exc.value, TransientError)
     assert url in str(exc.value) and str(status) in str(exc.value) and words in str(exc.value)
     assert len(http_server.requests("/v.mp4")) == 1
@@ -282,21 +283,21 @@ def test_client_errors_are_permanent_and_not_retried(
 def test_persistent_server_error_becomes_transient(http_server: TestServer, tmp_path: Path) -> None:
     http_server.add_status("/v.mp4", 500)
     with pytest.raises(TransientError, match="HTTP 500.*gave up after 3 retries"):
-        fetch(http_server.url("/v.mp4"), tmp_path, config())
+        fetch(http_server.url("/v.mp4"), tmp_path, opts())
     assert len(http_server.requests("/v.mp4")) == 4
 
 
 def test_connection_refused_is_transient(tmp_path: Path) -> None:
     url = unused_url()
     with pytest.raises(TransientError, match="cannot connect") as exc:
-        fetch(url, tmp_path, config(Retries=1))
+        fetch(url, tmp_path, opts(Retries=1))
     assert url in str(exc.value)
 
 
 def test_body_cut_short_every_time_fails_cleanly(http_server: TestServer, video_bytes: bytes, tmp_path: Path) -> None:
     http_server.add_file("/v.mp4", video_bytes, ranges=False, drop_after=20_000)
     with pytest.raises(TransientError, match="connection dropped"):
-        fetch(http_server.url("/v.mp4"), tmp_path, config())
+        fetch(http_server.url("/v.mp4"), tmp_path, opts())
     assert "v.mp4" not in files(tmp_path)  # only the resumable .part may remain
     assert len(http_server.requests("/v.mp4")) == 4
 
@@ -306,13 +307,13 @@ def test_content_length_larger_than_body_is_never_accepted(
 ) -> None:
     http_server.add_file("/v.mp4", video_bytes, ranges=False, length=len(video_bytes) + 5000)
     with pytest.raises(TransientError):
-        fetch(http_server.url("/v.mp4"), tmp_path, config(Retries=1))
+        fetch(http_server.url("/v.mp4"), tmp_path, opts(Retries=1))
     assert "v.mp4" not in files(tmp_path)
 
 
 def test_no_content_length_downloads_to_the_end(http_server: TestServer, video_bytes: bytes, tmp_path: Path) -> None:
     http_server.add_file("/v.mp4", video_bytes, length="none")
-    res = fetch(http_server.url("/v.mp4"), tmp_path, config())
+    res = fetch(http_server.url("/v.mp4"), tmp_path, opts())
     assert res.sha256 == sha(video_bytes)
 
 
@@ -322,7 +323,7 @@ def test_oversize_is_refused_and_cleaned_up(http_server: TestServer, tmp_path: P
     big = b"\x00\x00\x00\x18ftypmp42" + bytes(300_000)
     http_server.add_file("/big.mp4", big, length=length)
     with pytest.raises(InputError, match=r"exceeds the maximum size of 0\.1 MB \(set \[Download\] MaxSizeMB\)") as exc:
-        fetch(http_server.url("/big.mp4"), tmp_path, config(MaxSizeMB=0.1))
+        fetch(http_server.url("/big.mp4"), tmp_path, opts(MaxSizeMB=0.1))
     assert not isinstance(exc.value, TransientError)
     assert files(tmp_path) == []
     assert len(http_server.requests("/big.mp4")) == 1
@@ -335,7 +336,7 @@ def test_oversize_is_refused_and_cleaned_up(http_server: TestServer, tmp_path: P
 )
 def test_unsupported_schemes(tmp_path: Path, url: str, scheme: str) -> None:
     with pytest.raises(InputError) as exc:
-        fetch(url, tmp_path, config())
+        fetch(url, tmp_path, opts())
     assert str(exc.value) == f"{url}: unsupported URL scheme '{scheme}'; use http(s) URLs or local paths"
     assert is_url(url)
 
@@ -352,9 +353,9 @@ def test_credentials_never_reach_logs_or_errors(
     http_server.add_file("/v.mp4", video_bytes)
     base = http_server.url("/")
     secret, password = with_credentials(base)
-    fetch(secret + "v.mp4?token=abc123", tmp_path, config())
+    fetch(secret + "v.mp4?token=abc123", tmp_path, opts())
     with pytest.raises(InputError) as exc:
-        fetch(secret + "missing.mp4", tmp_path, config())
+        fetch(secret + "missing.mp4", tmp_path, opts())
     assert http_server.requests("/v.mp4")[0].headers.get("Authorization")  # the credentials were used...
     text = caplog.text + str(exc.value)
     assert password not in text and "abc123" not in text  # ...but never shown
@@ -369,7 +370,7 @@ def test_page_with_embedded_video(
     http_server.add_video_page("/watch.html", "/media/clip.mp4", title="Harbour at Dawn", form=form)
     seen: list[int] = []
     url = http_server.url("/watch.html")
-    res = fetch(url, tmp_path / "dl", config(), on_progress=lambda u, d, t: seen.append(d))
+    res = fetch(url, tmp_path / "dl", opts(), on_progress=lambda u, d, t: seen.append(d))
     assert res.kind == "page"
     assert res.path.parent == tmp_path / "dl" and res.path.suffix == ".mp4"
     assert res.sha256 == sha(video_bytes) == sha(res.path.read_bytes())
@@ -388,7 +389,7 @@ def test_page_served_as_octet_stream_is_sniffed(http_server: TestServer, video_b
     http_server.add_file("/media/clip.mp4", video_bytes)
     route = http_server.add_video_page("/p", "/media/clip.mp4", title="Sniffed", form="source")
     route.content_type = "application/octet-stream"
-    res = fetch(http_server.url("/p"), tmp_path, config())
+    res = fetch(http_server.url("/p"), tmp_path, opts())
     assert res.kind == "page" and res.sha256 == sha(video_bytes)
 
 
@@ -396,7 +397,7 @@ def test_page_without_video(http_server: TestServer, tmp_path: Path) -> None:
     http_server.add_page("/about.html", "<html><head><title>About us</title></head><body>Just text.</body></html>")
     url = http_server.url("/about.html")
     with pytest.raises(InputError) as exc:
-        fetch(url, tmp_path, config())
+        fetch(url, tmp_path, opts())
     assert str(exc.value) == f"{url}: no video found on the page"
     assert not isinstance(exc.value, TransientError)
 
@@ -404,8 +405,8 @@ def test_page_without_video(http_server: TestServer, tmp_path: Path) -> None:
 def test_page_downloaded_again_reuses_the_file(http_server: TestServer, video_bytes: bytes, tmp_path: Path) -> None:
     http_server.add_file("/media/clip.mp4", video_bytes)
     http_server.add_video_page("/watch.html", "/media/clip.mp4", title="Again", form="source")
-    first = fetch(http_server.url("/watch.html"), tmp_path, config())
-    again = fetch(http_server.url("/watch.html"), tmp_path, config())
+    first = fetch(http_server.url("/watch.html"), tmp_path, opts())
+    again = fetch(http_server.url("/watch.html"), tmp_path, opts())
     assert again.path == first.path and again.sha256 == sha(video_bytes)
     assert again.bytes_fetched == 0
     assert len([r for r in http_server.requests("/media/clip.mp4") if r.method == "GET"]) == 1
@@ -416,7 +417,7 @@ def test_page_video_over_the_size_limit(http_server: TestServer, tmp_path: Path,
     http_server.add_file("/media/big.mp4", b"\x00\x00\x00\x18ftypmp42" + bytes(300_000), length=length)
     http_server.add_video_page("/big.html", "/media/big.mp4", title="Big", form="video")
     with pytest.raises(InputError, match="exceeds the maximum size"):
-        fetch(http_server.url("/big.html"), tmp_path, config(MaxSizeMB=0.1))
+        fetch(http_server.url("/big.html"), tmp_path, opts(MaxSizeMB=0.1))
     assert [p for p in files(tmp_path) if not p.endswith(".json")] == []
 
 
@@ -428,7 +429,7 @@ def test_page_video_with_server_errors_is_transient(http_server: TestServer, tmp
     http_server.add_status("/media/clip.mp4", 503)
     http_server.add_video_page("/p.html", "/media/clip.mp4", title="Down", form="video")
     with pytest.raises(TransientError, match="503"):
-        fetch(http_server.url("/p.html"), tmp_path, config(Retries=1))
+        fetch(http_server.url("/p.html"), tmp_path, opts(Retries=1))
     gc.collect()
 
 

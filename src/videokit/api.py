@@ -25,8 +25,11 @@ from videokit.pipeline import build_pipeline as build_pipeline  # re-exported
 from videokit.pipeline import optional_stages as optional_stages  # re-exported
 from videokit.pipeline import stage_names as stage_names  # re-exported
 from videokit.pipeline import validate
+from videokit.probe import ProbeOptions
 from videokit.record import Classification, MediaInfo, Record, SceneInfo, StageError, utcnow
 from videokit.store import Query
+from videokit.store.repair import CheckReport as CheckReport  # re-exported
+from videokit.store.repair import RebuildReport as RebuildReport  # re-exported
 
 if TYPE_CHECKING:
     from videokit.store.migrate import MigrateReport
@@ -104,7 +107,7 @@ class ExportReport:
 
 @dataclass(slots=True)
 class Failure:
-    """One failed input as the job ledger knows it."""
+    """One failed input as the job ledger knows it (credentials and tokens redacted)."""
 
     input: str
     stage: str | None
@@ -135,8 +138,21 @@ class BrokerStatus:
 
 
 @dataclass(slots=True)
+class LibraryStatus:
+    """The library store: its kind, where it lives and how it searches text, or why unknown."""
+
+    store: str  # [Library] Store: sqlite, mongodb, or a plug-in's name
+    location: str | None  # file or URI, without credentials; None when unknown
+    search: str | None  # fts5 | text-index | regex (MongoDB without a text index); None: unknown
+    read_only: bool = False  # the store's user may not write (a MongoDB user with the read role)
+    note: str | None = None  # why text search uses regular expressions
+    error: str | None = None  # why the store could not be reached
+
+
+@dataclass(slots=True)
 class StatusReport:
-    """Where the batches of a library stand, from its job ledger (and the broker, when used)."""
+    """Where the batches of a library stand, from its job ledger (and the broker, when used),
+    and which library store it uses."""
 
     ledger: Path
     exists: bool  # False: no batch has run in this library yet
@@ -144,6 +160,7 @@ class StatusReport:
     stages: dict[str, dict[str, int]]  # stage -> status -> inputs, in pipeline order
     failures: list[Failure]
     broker: BrokerStatus | None  # None when distributed mode is not in use
+    library: LibraryStatus | None = None
 
     @property
     def inputs(self) -> int:
@@ -216,7 +233,7 @@ def run(
     from videokit.batch import run_items
 
     validate(config)
-    items = expand(inputs, from_files)
+    items = expand(inputs, from_files, ProbeOptions.from_config(config))
     if on_items:
         on_items(len(items))
     if refresh:
@@ -248,7 +265,7 @@ def submit(
         raise UsageError(f"priority {priority!r}: choose one of {', '.join(PRIORITIES)}")
     d = _distributed()
     validate(config)
-    items = expand(list(inputs), list(from_files)) if inputs or from_files else []
+    items = expand(list(inputs), list(from_files), ProbeOptions.from_config(config)) if inputs or from_files else []
     with Ledger.open(config) as ledger:
         if not items and not ledger.jobs("pending", via="celery"):
             raise UsageError("give at least one input (file, folder, URL) or --from FILE; nothing is pending")
@@ -282,21 +299,33 @@ def retry(
     records: list[Record] = []
     if local:
         validate(config)
-        items = [InputItem(j.spec, j.kind, j.user_fields) for j in local]
+        items = [InputItem(j.spec, j.kind, j.user_fields, error=_lost(j)) for j in local]
         records = run_items(items, config, skip=skip, workers=workers)
     return RetryReport(records, remote=len(remote), resubmitted=list(sent))
 
 
+def _lost(job: Any) -> str | None:
+    """Why a job cannot be retried: the private file no longer has its credentials."""
+    if not job.input_lost:
+        return None
+    from videokit.ledger import PRIVATE_NAME
+
+    return f"{job.shown}: its credentials are no longer in {PRIVATE_NAME}; give the input again"
+
+
 def status(config: Config) -> StatusReport:
     """Counts of inputs by status and by stage, and the failures with their reasons, from the job
-    ledger; with distributed mode in use, the broker's queue depths and workers too. Reads only:
-    a library where no batch has run gives ``exists=False`` and zero counts."""
+    ledger; with distributed mode in use, the broker's queue depths and workers too; the library
+    store and how it searches text. Reads only: a library where no batch has run gives
+    ``exists=False`` and zero counts."""
     from videokit.ledger import LEDGER_NAME, STATUSES, Ledger
+    from videokit.net import redact_text
 
     path = config.library / LEDGER_NAME
+    library = _library_status(config)
     if not path.exists():
         broker = _broker_status(config, None) if _broker_configured(config) else None
-        return StatusReport(path, False, {s: 0 for s in STATUSES}, {}, [], broker)
+        return StatusReport(path, False, {s: 0 for s in STATUSES}, {}, [], broker, library)
     with Ledger.open(config) as ledger:
         broker = None
         if _broker_configured(config) or ledger.jobs(via="celery"):
@@ -314,9 +343,34 @@ def status(config: Config) -> StatusReport:
         True,
         {s: counts.get(s, 0) for s in STATUSES},
         {k: per_stage[k] for k in sorted(per_stage, key=position)},
-        [Failure(j.spec, j.error_stage, j.error_kind, j.error, j.attempts) for j in failed],
+        [Failure(j.shown, j.error_stage, j.error_kind, redact_text(j.error or "") or None, j.attempts) for j in failed],
         broker,
+        library,
     )
+
+
+def _library_status(config: Config) -> LibraryStatus:
+    """The store part of :func:`status`. SQLite is described without opening (status only
+    reads); MongoDB is asked, once, with a short timeout; a plug-in store is only named."""
+    kind = config.get("Library", "Store")
+    if kind == "sqlite":
+        from videokit.store.sqlite import DB_NAME
+
+        return LibraryStatus(kind, str(config.library / DB_NAME), "fts5")
+    if kind != "mongodb":
+        return LibraryStatus(kind, None, None)
+    from videokit.store.mongo import open_mongo
+
+    try:
+        store = open_mongo(config, attempts=1, timeout_ms=2000)
+    except (ConfigError, StoreError) as e:
+        return LibraryStatus(kind, None, None, error=str(e))
+    with store:
+        try:
+            mode = store.text_search_mode
+        except StoreError as e:
+            return LibraryStatus(kind, store.describe(), None, store.read_only, error=str(e))
+        return LibraryStatus(kind, store.describe(), mode, store.read_only, store.text_search_note)
 
 
 def _broker_configured(config: Config) -> bool:
@@ -566,6 +620,28 @@ def migrate(
     return Migration(source, destination, report)
 
 
+def check(config: Config) -> CheckReport:
+    """Check the library: the store's integrity check (SQLite's ``PRAGMA integrity_check`` on
+    ``library.sqlite``), the records it holds, and the ``processed/<id>/record.json`` file kept
+    for each. Writes nothing; ``CheckReport.ok`` is False (``problems`` says why) when the
+    database is damaged, missing or cannot be opened."""
+    from videokit.store.repair import check_library
+
+    return check_library(config)
+
+
+def rebuild(config: Config) -> RebuildReport:
+    """Recreate the library's ``library.sqlite`` from the ``processed/<id>/record.json`` files
+    (plus the rows still readable in the old database that have no file). The new database is
+    written beside the old one and renamed into place; the old one is kept as
+    ``library.sqlite.damaged-<time>`` (``.replaced-<time>`` when it was healthy). Run it while no
+    other videokit command uses the library. UsageError for a library that is not SQLite or a
+    folder that does not exist; StoreError (DiskFullError) when the new database cannot be written."""
+    from videokit.store.repair import rebuild_library
+
+    return rebuild_library(config)
+
+
 # -- single files and set-up ---------------------------------------------------------------------
 
 
@@ -616,10 +692,12 @@ __all__ = [
     "PRIORITIES",
     "Answer",
     "BrokerStatus",
+    "CheckReport",
     "ExportReport",
     "Explanation",
     "Failure",
     "Migration",
+    "RebuildReport",
     "RetryReport",
     "RulesFileCheck",
     "RulesSummary",
@@ -629,6 +707,7 @@ __all__ = [
     "TagEdit",
     "WorkerStatus",
     "ask",
+    "check",
     "check_rules",
     "check_rules_file",
     "count",
@@ -641,6 +720,7 @@ __all__ = [
     "list_rules",
     "migrate",
     "probe_file",
+    "rebuild",
     "retag",
     "retry",
     "run",

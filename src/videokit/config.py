@@ -104,6 +104,11 @@ SCHEMA: dict[str, dict[str, Option]] = {
             _registered("stores"),
             "Where records live: sqlite (embedded), mongodb, or a plug-in store's name.",
         ),
+        "AnimatedGifs": Option(
+            "false",
+            _bool,
+            "Take animated GIFs (and APNGs) as videos, in folders and as inputs; a still image never is one.",
+        ),
     },
     "Paths": {
         "DownloadDirectory": _neutral("", str, "Downloaded videos (default: <library>/downloads)."),
@@ -112,10 +117,29 @@ SCHEMA: dict[str, dict[str, Option]] = {
     "Download": {
         "MaxSizeMB": _neutral("4096", _nonneg_float, "Largest file accepted, even if Content-Length lies."),
         "ConnectTimeout": _neutral("10", _nonneg_float, "Seconds to connect."),
-        "ReadTimeout": _neutral("30", _nonneg_float, "Seconds without a byte before giving up on a read."),
-        "Retries": _neutral("5", int, "Retries on connection errors, timeouts, 408/429/5xx."),
+        "ReadTimeout": _neutral("20", _nonneg_float, "Seconds without a byte before one read gives up (and retries)."),
+        "Retries": _neutral(
+            "5", int, "Retries on connection errors, timeouts, 408/429/5xx (counted since the last progress)."
+        ),
         "BackoffBase": _neutral("0.5", _nonneg_float, "First retry delay in seconds (doubles, with jitter)."),
         "BackoffMax": _neutral("30", _nonneg_float, "Longest delay between retries, seconds."),
+        "Deadline": _neutral(
+            "3600",
+            _nonneg_float,
+            "Seconds one download may take in all, retries and waits included; the .part is kept for "
+            "the next run (0: no deadline).",
+        ),
+        "MinSpeedKBps": _neutral(
+            "4",
+            _nonneg_float,
+            "A download that averages less than this many KiB/s over MinSpeedWindow (a host that sends "
+            "nothing included) fails; the .part is kept for the next run (0: no minimum).",
+        ),
+        "MinSpeedWindow": _neutral(
+            "60",
+            _nonneg_float,
+            "Seconds over which MinSpeedKBps is measured; also what a host that never answers costs.",
+        ),
         "UserAgent": _neutral("videokit", str, "User-Agent header."),
     },
     "MongoDB": {
@@ -272,6 +296,15 @@ class Config:
             raise KeyError(f"unknown section [{name}]")
         return MappingProxyType(found)
 
+    def secret_values(self) -> list[str]:
+        """The values of the settings declared ``secret`` that are set (URIs with passwords...)."""
+        known = schema()
+        return [
+            v
+            for (section, key), v in self.values.items()
+            if isinstance(v, str) and v and getattr(known.get(section, {}).get(key), "secret", False)
+        ]
+
     def with_overrides(self, overrides: dict[tuple[str, str], Any]) -> Config:
         values = dict(self.values)
         origins = dict(self.origins)
@@ -367,6 +400,9 @@ def load_config(
     cfg = Config(values, origins, used_file)
     if overrides:
         cfg = cfg.with_overrides(overrides)
+    from videokit.net import hold_config_secrets
+
+    hold_config_secrets(cfg)  # passwords and keys it names are scrubbed from every message
     return cfg
 
 

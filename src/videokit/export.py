@@ -1,4 +1,9 @@
-"""Exporters: json (one file per video plus an index), jsonl, csv. Registered by name (entry points)."""
+"""Exporters: json (one file per video plus an index), jsonl, csv. Registered by name (entry points).
+
+Every file is written under a temporary name owned by this process and renamed into place
+when whole; a failure part-way (a damaged library, a full disk) removes it, and the leftovers
+of a killed export are removed by the next export to the same place (:mod:`videokit.tempfiles`).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,14 @@ import csv
 import json
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 from videokit.record import Record
 from videokit.registry import Registry, registry
+from videokit.tempfiles import remove_stale, temp_path
 
 # An exporter is ``(records, out) -> count``; built-ins and plug-ins register as entry points
 # (group ``videokit.exporters``) and are chosen by ``videokit export --format NAME``.
@@ -42,6 +50,24 @@ CSV_COLUMNS = [
 ]
 
 
+@contextmanager
+def atomic_file(out: Path, newline: str | None = None, *, sweep: bool = True) -> Iterator[IO[str]]:
+    """A text file that appears at ``out`` whole, or not at all (its temporary file is removed
+    on any failure); with ``sweep``, stale temporary files of killed exports to ``out`` are
+    removed first."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if sweep:
+        remove_stale(out.parent, out.name)
+    tmp = temp_path(out)
+    try:
+        with open(tmp, "w", encoding="utf-8", newline=newline) as fh:
+            yield fh
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def _slug(text: str, max_len: int = 60) -> str:
     s = re.sub(r"[^\w\-]+", "_", text, flags=re.UNICODE).strip("_.")
     return (s[:max_len] or "video").rstrip("_")
@@ -50,12 +76,12 @@ def _slug(text: str, max_len: int = 60) -> str:
 def export_json(records: Iterable[Record], out: Path) -> int:
     """One ``<title>_<id8>.json`` per video, as in the original design, plus ``index.json``."""
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale(out)  # every killed export's leftovers in the folder, once
     index = []
     for r in records:
         name = f"{_slug(r.title)}_{(r.id or '')[:8]}.json"
-        tmp = out / f".{name}.tmp"
-        tmp.write_text(r.to_json(indent=2), encoding="utf-8")
-        os.replace(tmp, out / name)
+        with atomic_file(out / name, sweep=False) as fh:
+            fh.write(r.to_json(indent=2))
         index.append(
             {
                 "id": r.id,
@@ -65,21 +91,17 @@ def export_json(records: Iterable[Record], out: Path) -> int:
                 "category": r.classification.category if r.classification else None,
             }
         )
-    tmp = out / ".index.json.tmp"
-    tmp.write_text(json.dumps(index, indent=2, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, out / "index.json")
+    with atomic_file(out / "index.json", sweep=False) as fh:
+        fh.write(json.dumps(index, indent=2, ensure_ascii=False))
     return len(index)
 
 
 def export_jsonl(records: Iterable[Record], out: Path) -> int:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
     n = 0
-    with open(tmp, "w", encoding="utf-8") as fh:
+    with atomic_file(out) as fh:
         for r in records:
             fh.write(r.to_json() + "\n")
             n += 1
-    os.replace(tmp, out)
     return n
 
 
@@ -112,14 +134,11 @@ def csv_row(r: Record) -> dict[str, object]:
 
 
 def export_csv(records: Iterable[Record], out: Path) -> int:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
     n = 0
-    with open(tmp, "w", encoding="utf-8", newline="") as fh:
+    with atomic_file(out, newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
         w.writeheader()
         for r in records:
             w.writerow({k: ("" if v is None else v) for k, v in csv_row(r).items()})
             n += 1
-    os.replace(tmp, out)
     return n

@@ -9,30 +9,45 @@ per input and stage holds that stage's status and seconds.
 Job status: ``pending`` (known, not started or not yet sent to a broker), ``queued`` (sent to
 the broker), ``running``, ``done``, ``failed``. Every change is one SQLite transaction in WAL
 mode, so a SIGKILL at any moment leaves the previous or the next state, never half of one.
+
+No secret is kept in ``ledger.sqlite``: an input that holds one (``user:password@``, a
+``token`` or ``X-Amz-Signature`` query value) is stored there as its redacted form plus a random
+tag (``https://***@host/v.mp4?token=*** #secret:1f2e…``), and the whole input, which ``retry``
+and a resumed run need, only in ``ledger.private.sqlite`` beside it, a file only its owner can
+read (0600). Errors and partial records are stored redacted. The callers of :class:`Ledger`
+always deal in whole inputs; :attr:`Job.shown` is the form to print.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
+import secrets
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from videokit.errors import StoreError
+from videokit.net import redact_input, redact_text
 from videokit.record import Record, utcnow
-from videokit.store.sqlite import connect
+from videokit.store.sqlite import connect, rollback, sqlite_error
 
 if TYPE_CHECKING:
     from videokit.config import Config
     from videokit.inputs import InputItem
 
 LEDGER_NAME = "ledger.sqlite"
+LEDGER_DAMAGED = "move it aside to start afresh (stored videos stay in the library)"
 STATUSES = ("pending", "queued", "running", "done", "failed")
+PRIVATE_NAME = "ledger.private.sqlite"  # the whole inputs that hold a secret; owner-only (0600)
+_HIDDEN_KEY = re.compile(r" #secret:[0-9a-f]{16}\Z")  # the ledger key of an input kept in the private file
 
-_SCHEMA = [
+_SCHEMA: list[tuple[int, list[str | Callable[[Ledger], None]]]] = [
     # (version, statements)
     (
         1,
@@ -68,6 +83,7 @@ _SCHEMA = [
             )""",
         ],
     ),
+    (2, [lambda ledger: ledger._hide_inputs()]),
 ]
 
 
@@ -94,6 +110,14 @@ class Job:
     updated_at: str | None = None
     stages: dict[str, str] = field(default_factory=dict)  # stage -> done | failed
     timings: dict[str, float] = field(default_factory=dict)
+    # the private file no longer has this input's credentials: ``spec`` is its redacted key
+    input_lost: bool = False
+
+    @property
+    def shown(self) -> str:
+        """The input as it may be printed: credentials and tokens redacted."""
+        hidden = _HIDDEN_KEY.search(self.spec)
+        return self.spec[: hidden.start()] if hidden else redact_input(self.spec)
 
 
 def stage_results(record: Record) -> dict[str, tuple[str, float | None]]:
@@ -112,8 +136,9 @@ class Ledger:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._db = connect(self.path, "the job ledger", "move it aside to start afresh")
+        self._db = connect(self.path, "the job ledger", LEDGER_DAMAGED)
         self._lock = threading.RLock()
+        self._private = _PrivateInputs(self.path.with_name(PRIVATE_NAME))
         self._migrate()
 
     @classmethod
@@ -126,11 +151,66 @@ class Ledger:
             for version, statements in _SCHEMA:
                 if version > current:
                     for sql in statements:
-                        self._db.execute(sql)
+                        sql(self) if callable(sql) else self._db.execute(sql)
                     self._db.execute(f"PRAGMA user_version = {version}")
+        if current and current < 2:  # secrets were moved out: no old page stays in the WAL file
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def _hide_inputs(self) -> None:
+        """Schema 2: inputs holding a secret move to the private file; errors and partial
+        records are redacted. Freed pages are zeroed (``secure_delete``), so no copy remains."""
+        self._db.execute("PRAGMA secure_delete = ON")
+        self._db.execute("PRAGMA defer_foreign_keys = ON")
+        for row in self._db.execute("SELECT spec, error, partial FROM jobs").fetchall():
+            spec, error, partial = row["spec"], row["error"], row["partial"]
+            key = self._key(spec, create=True)
+            new_error = redact_text(error) if error else error
+            new_partial = partial
+            if partial:
+                try:
+                    new_partial = Record.from_json(partial).to_json()  # sources and errors redact themselves
+                except ValueError:  # a newer record schema: keep it as that videokit wrote it
+                    new_partial = partial
+            if (key, new_error, new_partial) != (spec, error, partial):
+                self._db.execute(
+                    "UPDATE jobs SET spec=?, error=?, partial=? WHERE spec=?", (key, new_error, new_partial, spec)
+                )
+                if key != spec:
+                    self._db.execute("UPDATE job_stages SET spec=? WHERE spec=?", (key, spec))
+        self._db.execute("PRAGMA secure_delete = OFF")
+
+    def _key(self, spec: str, *, create: bool = False) -> str:
+        """The ledger's key for input ``spec``: the input itself, or for one holding a secret its
+        redacted form and tag (made, with the private entry, when ``create``). An input holding a
+        secret that the ledger does not know maps to a key no job has."""
+        if _HIDDEN_KEY.search(spec) or redact_input(spec) == spec:
+            return spec
+        with self._lock:
+            key = self._private.key_for(spec, create=create)
+        return key or redact_input(spec) + " #unknown"
+
+    def _inputs(self, keys: Iterable[str]) -> dict[str, str]:
+        """The whole inputs behind the hidden ``keys`` that the private file still has."""
+        hidden = [k for k in keys if _HIDDEN_KEY.search(k)]
+        if not hidden:
+            return {}
+        with self._lock:
+            return self._private.inputs(hidden)
 
     def _write(self) -> _Tx:
         return _Tx(self)
+
+    def _error(self, error: BaseException, doing: str) -> StoreError:
+        return sqlite_error(self.path, error, doing, "the job ledger", LEDGER_DAMAGED)
+
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """Under the lock; a SQLite failure becomes a StoreError naming the ledger."""
+        with self._lock:
+            try:
+                yield
+            except sqlite3.Error as e:
+                raise self._error(e, "read the job ledger") from None
 
     # -- writes ------------------------------------------------------------------------
     def add(
@@ -145,14 +225,15 @@ class Ledger:
         """Record that ``item`` is to be processed with these settings. A job done or partly
         done with other settings starts over; with the same settings its progress is kept."""
         now = utcnow()
+        key = self._key(item.spec, create=True)
         with self._write():
-            row = self._db.execute("SELECT settings_hash FROM jobs WHERE spec=?", (item.spec,)).fetchone()
+            row = self._db.execute("SELECT settings_hash FROM jobs WHERE spec=?", (key,)).fetchone()
             if row is None:
                 self._db.execute(
                     "INSERT INTO jobs (spec, kind, user_fields, via, status, settings_hash, priority, created_at, updated_at) "
                     "VALUES (?,?,?,?,?,?,?,?,?)",
                     (
-                        item.spec,
+                        key,
                         item.kind,
                         json.dumps(item.user_fields),
                         via,
@@ -180,17 +261,18 @@ class Ledger:
                         now,
                         same,
                         same,
-                        item.spec,
+                        key,
                     ),
                 )
                 if not same:
-                    self._db.execute("DELETE FROM job_stages WHERE spec=?", (item.spec,))
+                    self._db.execute("DELETE FROM job_stages WHERE spec=?", (key,))
         job = self.get(item.spec)
         assert job is not None
         return job
 
     def start(self, spec: str, stage: str | None = None, worker: str | None = None) -> int:
         """Mark ``spec`` running; returns its attempt number."""
+        spec = self._key(spec)
         with self._write():
             self._db.execute(
                 "UPDATE jobs SET status='running', attempts=attempts+1, stage=?, worker=?, updated_at=? WHERE spec=?",
@@ -201,32 +283,36 @@ class Ledger:
 
     def save_partial(self, spec: str, record: Record) -> None:
         """Keep ``record`` as the point to resume from, with the status of the stages that ran."""
+        key = self._key(spec)
         with self._write():
-            self._db.execute(
+            cur = self._db.execute(
                 "UPDATE jobs SET partial=?, record_id=COALESCE(?, record_id), updated_at=? WHERE spec=?",
-                (record.to_json(), record.id, utcnow(), spec),
+                (record.to_json(), record.id, utcnow(), key),
             )
-            self._put_stages(spec, stage_results(record))
+            if cur.rowcount:
+                self._put_stages(key, stage_results(record))
 
     def finish(self, spec: str, record: Record) -> Job:
         """The input is through the pipeline: done, or failed with its first error."""
         err = next(iter(record.errors), None)
+        key = self._key(spec)
         with self._write():
-            self._db.execute(
+            cur = self._db.execute(
                 "UPDATE jobs SET status=?, record_id=COALESCE(?, record_id), partial=NULL, stage=?, error=?, "
                 "error_kind=?, error_stage=?, updated_at=? WHERE spec=?",
                 (
                     "failed" if err else "done",
                     record.id,
                     err.stage if err else None,
-                    err.message if err else None,
+                    redact_text(err.message) if err else None,
                     err.kind if err else None,
                     err.stage if err else None,
                     utcnow(),
-                    spec,
+                    key,
                 ),
             )
-            self._put_stages(spec, stage_results(record))
+            if cur.rowcount:
+                self._put_stages(key, stage_results(record))
         job = self.get(spec)
         assert job is not None
         return job
@@ -249,6 +335,9 @@ class Ledger:
         bad = set(fields) - allowed
         if bad:
             raise ValueError(f"unknown job field(s): {', '.join(sorted(bad))}")
+        if fields.get("error"):
+            fields["error"] = redact_text(fields["error"])
+        spec = self._key(spec)
         with self._write():
             if fields:
                 sets = ", ".join(f"{k}=?" for k in fields)
@@ -269,7 +358,7 @@ class Ledger:
 
     # -- reads -------------------------------------------------------------------------
     def get(self, spec: str) -> Job | None:
-        jobs = self._select("WHERE spec=?", (spec,))
+        jobs = self._select("WHERE spec=?", (self._key(spec),))
         return jobs[0] if jobs else None
 
     def jobs(self, status: str | Iterable[str] | None = None, *, via: str | None = None) -> list[Job]:
@@ -285,13 +374,13 @@ class Ledger:
 
     def counts(self) -> dict[str, int]:
         """Jobs by status."""
-        with self._lock:
+        with self._reading():
             rows = self._db.execute("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status").fetchall()
         return {r["status"]: r["n"] for r in rows}
 
     def stage_counts(self) -> dict[str, dict[str, int]]:
         """stage -> status -> number of inputs."""
-        with self._lock:
+        with self._reading():
             rows = self._db.execute(
                 "SELECT stage, status, COUNT(*) AS n FROM job_stages GROUP BY stage, status"
             ).fetchall()
@@ -301,7 +390,7 @@ class Ledger:
         return out
 
     def _select(self, where: str, args: tuple) -> list[Job]:
-        with self._lock:
+        with self._reading():
             rows = self._db.execute(f"SELECT * FROM jobs {where} ORDER BY created_at, rowid", args).fetchall()
             specs = [r["spec"] for r in rows]
             stage_rows: list[sqlite3.Row] = []
@@ -311,6 +400,7 @@ class Ledger:
                     f"SELECT spec, stage, status, seconds FROM job_stages WHERE spec IN ({','.join('?' * len(chunk))})",
                     chunk,
                 ).fetchall()
+        inputs = self._inputs(specs)
         stages: dict[str, dict[str, str]] = {}
         timings: dict[str, dict[str, float]] = {}
         for s in stage_rows:
@@ -319,7 +409,7 @@ class Ledger:
                 timings.setdefault(s["spec"], {})[s["stage"]] = s["seconds"]
         return [
             Job(
-                spec=r["spec"],
+                spec=inputs.get(r["spec"], r["spec"]),
                 kind=r["kind"],
                 user_fields=json.loads(r["user_fields"] or "{}"),
                 via=r["via"],
@@ -338,6 +428,7 @@ class Ledger:
                 updated_at=r["updated_at"],
                 stages=stages.get(r["spec"], {}),
                 timings=timings.get(r["spec"], {}),
+                input_lost=bool(_HIDDEN_KEY.search(r["spec"])) and r["spec"] not in inputs,
             )
             for r in rows
         ]
@@ -345,6 +436,7 @@ class Ledger:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            self._private.close()
 
     def __enter__(self) -> Ledger:
         return self
@@ -354,7 +446,8 @@ class Ledger:
 
 
 class _Tx:
-    """``BEGIN IMMEDIATE`` … ``COMMIT`` under the ledger's lock; rolls back on any error."""
+    """``BEGIN IMMEDIATE`` … ``COMMIT`` under the ledger's lock; rolls back on any error, and a
+    SQLite failure (full disk, damaged file, lock timeout) becomes a StoreError naming the ledger."""
 
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
@@ -365,13 +458,89 @@ class _Tx:
             self.ledger._db.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as e:
             self.ledger._lock.release()
-            raise StoreError(f"{self.ledger.path}: job ledger is locked or broken: {e}") from None
+            raise self.ledger._error(e, "write the job ledger (locked by another process?)") from None
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        db = self.ledger._db
         try:
             if exc_type is None:
-                self.ledger._db.execute("COMMIT")
-            else:
-                self.ledger._db.execute("ROLLBACK")
+                try:
+                    db.execute("COMMIT")
+                except sqlite3.Error as e:
+                    rollback(db)
+                    raise self.ledger._error(e, "write the job ledger") from None
+                return
+            rollback(db)
+            if isinstance(exc, sqlite3.Error):
+                raise self.ledger._error(exc, "write the job ledger") from None
         finally:
             self.ledger._lock.release()
+
+
+class _PrivateInputs:
+    """The whole inputs that hold a secret, by ledger key, in an SQLite file only its owner can
+    read (0600; its journal inherits the mode). Created with the first such input; the ledger's
+    lock serialises its use."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: sqlite3.Connection | None = None
+
+    def _open(self, create: bool) -> sqlite3.Connection | None:
+        if self._db is not None:
+            return self._db
+        if not create and not self.path.exists():
+            return None
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                if os.fstat(fd).st_mode & 0o077:  # made readable by others since: take that back
+                    os.fchmod(fd, 0o600)
+            finally:
+                os.close(fd)
+            db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
+            db.execute("CREATE TABLE IF NOT EXISTS inputs (key TEXT PRIMARY KEY, input TEXT NOT NULL UNIQUE)")
+        except (OSError, sqlite3.Error) as e:
+            if not create:
+                return None  # reading: the inputs are shown redacted; retry cannot send them
+            raise StoreError(
+                f"{self.path}: cannot keep the credentials of an input there ({e}); "
+                "make the library folder writable, or give the input without credentials"
+            ) from None
+        self._db = db
+        return db
+
+    def key_for(self, spec: str, *, create: bool) -> str | None:
+        """The key of ``spec``; a new one when ``create`` and it has none; None when it is unknown."""
+        db = self._open(create)
+        if db is None:
+            return None
+        try:
+            row = db.execute("SELECT key FROM inputs WHERE input=?", (spec,)).fetchone()
+            if row is None and create:
+                key = f"{redact_input(spec)} #secret:{secrets.token_hex(8)}"
+                db.execute("INSERT OR IGNORE INTO inputs (key, input) VALUES (?, ?)", (key, spec))
+                row = db.execute("SELECT key FROM inputs WHERE input=?", (spec,)).fetchone()
+        except sqlite3.Error as e:
+            raise StoreError(f"{self.path}: cannot read or write the kept inputs: {e}; move it aside") from None
+        return row[0] if row else None
+
+    def inputs(self, keys: list[str]) -> dict[str, str]:
+        """The inputs the file has for ``keys``; those it cannot give are left out."""
+        db = self._open(False)
+        if db is None:
+            return {}
+        out: dict[str, str] = {}
+        try:
+            for i in range(0, len(keys), 500):
+                chunk = keys[i : i + 500]
+                rows = db.execute(f"SELECT key, input FROM inputs WHERE key IN ({','.join('?' * len(chunk))})", chunk)
+                out.update(dict(rows.fetchall()))
+        except sqlite3.Error:
+            return out  # unreadable: those inputs are shown redacted
+        return out
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from videokit.errors import ConfigError, UsageError, VideokitError, one_line
+from videokit.errors import ConfigError, UsageError, VideokitError, one_line, stops_batch
 from videokit.record import Record, StageError, utcnow
 from videokit.registry import Registry, registry
 
@@ -179,6 +179,10 @@ class Pipeline:
             except Exception as e:  # the whole batch call failed: every record gets the error
                 results = [e] * len(live)
             share = round((time.perf_counter() - t0) / len(live), 4)
+            for err in results:  # a full disk or a damaged library is no record's fault: the batch stops
+                stop = stops_batch(err, ctx.library) if err is not None else None
+                if stop is not None:
+                    raise stop from None
             for record, err in zip(live, results, strict=True):
                 record.timings[stage.name] = share
                 if err is not None:

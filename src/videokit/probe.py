@@ -1,18 +1,52 @@
-"""Technical metadata through ffprobe (JSON output, no shell)."""
+"""Technical metadata through ffprobe (JSON output, no shell), and what counts as a video.
+
+ffprobe opens far more than videos: it reads a text file (``.txt``, ``.nfo``, ``.asc``...) as an
+``ansi`` "video" a fraction of a second long, a photo as a one-frame video, a subtitle file as a
+subtitle stream. A file is a video when one of its streams is what a user means by one: a real
+video codec, not text drawn as pictures, not a still image or cover art, and more than one frame
+(by the stream's frame count, or its duration times its frame rate). Animated GIFs and APNGs
+count only with ``[Library] AnimatedGifs`` on (:class:`ProbeOptions`).
+"""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from videokit.errors import InputError, require_tool
 from videokit.record import MediaInfo
 
-# Codecs ffprobe reports for still images / cover art: not a video.
-_IMAGE_CODECS = {"mjpeg", "png", "bmp", "gif", "webp", "tiff", "jpegls"}
+if TYPE_CHECKING:
+    from videokit.config import Config
+
+# Codecs ffprobe reports for still images / cover art.
+_IMAGE_CODECS = frozenset({"mjpeg", "png", "bmp", "gif", "webp", "tiff", "jpegls", "jpeg2000", "pam", "pgm", "ppm"})
+# Text drawn as pictures: ffmpeg's tty/bintext/xbin/idf demuxers read text files as "video".
+_TEXT_CODECS = frozenset({"ansi", "bintext", "xbin", "idf"})
+_TEXT_FORMATS = frozenset({"tty", "bin", "xbin", "adf", "idf"})
+# Animated picture formats: videos only with [Library] AnimatedGifs.
+_ANIMATED_FORMATS = frozenset({"gif", "apng"})
+_ANIMATED = "an animated GIF"
+# The container claims this much more than its streams hold: the claim is not believed.
+_ABSURD_SECONDS = 1.0
+_ABSURD_FRACTION = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeOptions:
+    """What counts as a video (``[Library]`` settings)."""
+
+    animated_gifs: bool = False  # animated GIFs and APNGs are videos
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> ProbeOptions:
+        return cls(animated_gifs=bool(cfg.get("Library", "AnimatedGifs")))
 
 
 def resolution_label(width: int | None, height: int | None) -> str | None:
@@ -33,9 +67,12 @@ def resolution_label(width: int | None, height: int | None) -> str | None:
     return "SD"
 
 
-def ffprobe_json(path: Path, timeout: float = 60) -> dict[str, Any]:
-    """ffprobe's JSON for ``path`` (format and all streams); the one place videokit runs ffprobe."""
-    cmd = [require_tool("ffprobe"), "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)]
+def ffprobe_json(
+    path: Path, timeout: float = 60, args: Sequence[str] = ("-show_format", "-show_streams")
+) -> dict[str, Any]:
+    """ffprobe's JSON for ``path`` (by default format and all streams); the one place videokit
+    runs ffprobe (``args``: other sections, e.g. packets)."""
+    cmd = [require_tool("ffprobe"), "-v", "error", "-print_format", "json", *args, str(path)]
     try:
         out = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
@@ -75,28 +112,107 @@ def _rotation(stream: dict[str, Any]) -> int:
     return int(rot) % 360 if rot and rot.lstrip("-").isdigit() else 0
 
 
-def is_video_stream(s: dict[str, Any]) -> bool:
+def is_video_stream(
+    s: dict[str, Any], fmt: dict[str, Any] | None = None, *, options: ProbeOptions | None = None
+) -> bool:
+    """Whether stream ``s`` (of a file whose ffprobe format section is ``fmt``) is a video."""
+    return not_a_video(s, fmt or {}, options=options) is None
+
+
+def not_a_video(
+    s: dict[str, Any], fmt: dict[str, Any], *, options: ProbeOptions | None = None, stills: bool = False
+) -> str | None:
+    """Why stream ``s`` is not a video, in a few words; None when it is one. ``stills``: any
+    picture counts (a still image, cover art, one frame, an animated GIF), text never does."""
     if s.get("codec_type") != "video":
-        return False
+        return f"{s.get('codec_type') or 'unknown'} stream"
+    codec = s.get("codec_name")
+    container = {p.strip() for p in (fmt.get("format_name") or "").split(",")}
+    if codec in _TEXT_CODECS or container & _TEXT_FORMATS:
+        return "a text file"
+    if stills:
+        return None
     if (s.get("disposition") or {}).get("attached_pic"):
-        return False
-    return s.get("codec_name") not in _IMAGE_CODECS or _num(s.get("nb_frames"), int) not in (None, 0, 1)
+        return "cover art"
+    if any(c == "image2" or c.endswith("_pipe") for c in container):
+        return "a still image"
+    frames = _frames(s, fmt)
+    if container & _ANIMATED_FORMATS or codec in ("gif", "apng"):
+        if frames is not None and frames < 2:
+            return "a still image"
+        if not (options or ProbeOptions()).animated_gifs:
+            return _ANIMATED
+        return None
+    if frames is not None and frames < 2:
+        return "a still image" if codec in _IMAGE_CODECS else "a single frame"
+    return None
 
 
-def media_info(path: Path, data: dict[str, Any] | None = None, *, stills: bool = False) -> MediaInfo:
-    """MediaInfo for a video file; InputError when it has no video stream. ``stills``: a file
-    whose only picture is a still image (PNG, JPEG, cover art) counts as a one-frame video."""
+def _frames(s: dict[str, Any], fmt: dict[str, Any]) -> float | None:
+    """The stream's frame count: its header's, else its duration times its frame rate."""
+    count = _header_frames(s)
+    if count is not None:
+        return count
+    duration = _num(s.get("duration")) or _tag_seconds(s) or _num(fmt.get("duration"))
+    fps = _rate(s.get("avg_frame_rate"))[0] or _rate(s.get("r_frame_rate"))[0]
+    return round(duration * fps, 1) if duration and fps else None
+
+
+def _header_frames(s: dict[str, Any]) -> int | None:
+    tags = s.get("tags") or {}
+    return _num(s.get("nb_frames"), int) or _num(tags.get("NUMBER_OF_FRAMES") or tags.get("NUMBER_OF_FRAMES-eng"), int)
+
+
+_CLOCK = re.compile(r"^(\d+):(\d\d):(\d\d(?:\.\d+)?)$")
+
+
+def _tag_seconds(s: dict[str, Any]) -> float | None:
+    """A Matroska track's ``DURATION`` tag (``00:00:04.023000000``) in seconds."""
+    tags = s.get("tags") or {}
+    m = _CLOCK.match(str(tags.get("DURATION") or tags.get("DURATION-eng") or ""))
+    return int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3)) if m else None
+
+
+def stream_end(data: dict[str, Any]) -> float | None:
+    """Where the streams' own headers say the file ends (start + duration, the latest stream;
+    seconds on the container's clock); None when no stream says."""
+    ends = []
+    for s in data.get("streams") or []:
+        duration = _num(s.get("duration"))
+        if duration:
+            ends.append((_num(s.get("start_time")) or 0.0) + duration)
+        else:
+            tag = _tag_seconds(s)  # Matroska's DURATION tag is where the track ends
+            if tag:
+                ends.append(tag)
+    return max(ends) if ends else None
+
+
+def media_info(
+    path: Path, data: dict[str, Any] | None = None, *, stills: bool = False, options: ProbeOptions | None = None
+) -> MediaInfo:
+    """MediaInfo for a video file; InputError ("not a video (why)") when no stream is a video
+    (see the module docstring; ``options``: whether animated GIFs are). ``stills``: a file whose
+    only picture is a still image (PNG, JPEG, cover art) or one frame counts as a one-frame video.
+
+    A container duration far beyond what its own streams claim (a header saying 49 days for 4 s
+    of video) is not believed: ``duration`` is the streams', the claim is kept in
+    ``header_duration`` and the video is marked ``damaged``."""
     data = data if data is not None else ffprobe_json(path)
     streams = data.get("streams") or []
     fmt = data.get("format") or {}
-    videos = [s for s in streams if is_video_stream(s)]
+    reasons = [not_a_video(s, fmt, options=options) for s in streams]
+    videos = [s for s, why in zip(streams, reasons, strict=True) if why is None]
     if not videos and stills:
-        videos = [s for s in streams if s.get("codec_type") == "video"]
+        videos = [s for s in streams if not_a_video(s, fmt, stills=True) is None]
     audios = [s for s in streams if s.get("codec_type") == "audio"]
     subs = [s for s in streams if s.get("codec_type") == "subtitle"]
     if not videos:
-        what = "audio-only file" if audios else "no video stream"
-        raise InputError(f"{path}: not a video ({what}); give a video file")
+        pictures = [why for s, why in zip(streams, reasons, strict=True) if why and s.get("codec_type") == "video"]
+        pictures = [why for why in pictures if why != "cover art"]
+        what = pictures[0] if pictures else "audio-only file" if audios else "subtitles" if subs else "no video stream"
+        todo = "set [Library] AnimatedGifs = true to take them as videos" if what == _ANIMATED else "give a video file"
+        raise InputError(f"{path}: not a video ({what}); {todo}")
     v = max(
         videos,
         key=lambda s: (s.get("disposition", {}).get("default", 0), (s.get("width") or 0) * (s.get("height") or 0)),
@@ -113,10 +229,11 @@ def media_info(path: Path, data: dict[str, Any] | None = None, *, stills: bool =
     if fps is None:
         fps, fps_rational = _rate(v.get("r_frame_rate"))
     duration = _num(fmt.get("duration")) or _num(v.get("duration"))
-    frame_count = _num(v.get("nb_frames"), int)
-    if not frame_count:
-        nb = (v.get("tags") or {}).get("NUMBER_OF_FRAMES") or (v.get("tags") or {}).get("NUMBER_OF_FRAMES-eng")
-        frame_count = _num(nb, int)
+    header_duration = None
+    streams_end = stream_end(data)
+    if duration and streams_end and duration > streams_end + max(_ABSURD_SECONDS, _ABSURD_FRACTION * streams_end):
+        header_duration, duration = duration, streams_end - (_num(fmt.get("start_time")) or 0.0)
+    frame_count = _header_frames(v)
     tags = {str(k).lower(): str(val) for k, val in (fmt.get("tags") or {}).items()}
     size = _num(fmt.get("size"), int)
     return MediaInfo(
@@ -144,13 +261,15 @@ def media_info(path: Path, data: dict[str, Any] | None = None, *, stills: bool =
         subtitle_streams=len(subs),
         subtitle_languages=[(s.get("tags") or {}).get("language", "und") for s in subs],
         tags=tags,
+        damaged=header_duration is not None,
+        header_duration=round(header_duration, 3) if header_duration else None,
     )
 
 
-def is_video_file(path: Path) -> bool:
+def is_video_file(path: Path, options: ProbeOptions | None = None) -> bool:
     """True when ffprobe finds a real video stream (used to pick files from folders)."""
     try:
-        media_info(path)
+        media_info(path, options=options)
         return True
     except InputError:
         return False

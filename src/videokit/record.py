@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from videokit.net import redact_input, redact_text
+
 SCHEMA_VERSION = 1
 
 T = TypeVar("T")
@@ -40,6 +42,25 @@ class Source:
     upload_date: str | None = None
     user_fields: dict[str, str] = field(default_factory=dict)  # CSV columns (label, split...)
     added_at: str = field(default_factory=utcnow)
+    # The whole input when ``input`` had to be redacted (credentials, tokens): in memory only,
+    # for the fetch stage; never serialised, so no library, ledger or export holds it.
+    private_input: str | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        """Secrets never enter a source: ``input``, ``url`` and ``webpage_url`` are kept redacted."""
+        shown = redact_input(self.input) if isinstance(self.input, str) else self.input
+        if shown != self.input:
+            self.private_input = self.private_input or self.input
+            self.input = shown
+        if self.url:
+            self.url = redact_input(self.url)
+        if self.webpage_url:
+            self.webpage_url = redact_input(self.webpage_url)
+
+    @property
+    def fetch_input(self) -> str:
+        """What to fetch: the whole input when this process still has it."""
+        return self.private_input or self.input
 
 
 @dataclass(slots=True)
@@ -78,6 +99,13 @@ class MediaInfo:
     subtitle_streams: int = 0
     subtitle_languages: list[str] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)  # container tags: title, creation_time...
+    # When the file holds less than its header claims (cut short, or a header that lies), duration
+    # and frame_count are what was measured (decoded frames, or the file's last packets when the
+    # scene pass did not run); the header's claims are kept here, and the video is marked damaged.
+    damaged: bool = False
+    decoded_fraction: float | None = None  # measured / claimed (duration, else frames); None: not damaged
+    header_duration: float | None = None  # what the header claimed, when it differs from ``duration``
+    header_frames: int | None = None  # what the header claimed, when it differs from ``frame_count``
 
     @property
     def has_audio(self) -> bool:
@@ -125,6 +153,7 @@ class SceneInfo:
     frames: list[Frame] = field(default_factory=list)
     decode_errors: int = 0
     frames_decoded: int | None = None
+    decoded_duration: float | None = None  # end of the last decoded frame, seconds from the container start
     mode: str | None = None
     threshold: float | None = None
 
@@ -177,6 +206,10 @@ class StageError:
     kind: str = "permanent"  # transient | permanent
     at: str = field(default_factory=utcnow)
 
+    def __post_init__(self) -> None:
+        if isinstance(self.message, str):  # whoever wrote it, no secret is kept
+            self.message = redact_text(self.message)
+
 
 @dataclass(slots=True)
 class Record:
@@ -227,6 +260,8 @@ class Record:
     # -- serialisation -----------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
+        for source in d["sources"]:
+            del source["private_input"]
         d["title"] = self.title
         return d
 

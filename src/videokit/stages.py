@@ -5,15 +5,22 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from videokit.errors import InputError
+from videokit.damage import apply_decoded, check_end, describe
+from videokit.download.options import DownloadOptions
+from videokit.errors import InputError, VideokitError
 from videokit.hashing import sha256_file
 from videokit.inputs import check_local
+from videokit.net import redact_input, scrub, url_secrets
 from videokit.pipeline import Context, Stage
-from videokit.probe import media_info
+from videokit.probe import ProbeOptions, ffprobe_json, media_info
 from videokit.record import FileInfo, Record, Source
 from videokit.store.merge import merge_stored
+
+if TYPE_CHECKING:
+    from videokit.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +31,17 @@ class FetchStage(Stage):
     name = "fetch"
     provides = frozenset({"file", "id"})
     resources = frozenset({"io"})
+
+    def __init__(self, options: DownloadOptions | None = None) -> None:
+        self.options = options  # None: read from the run's config at setup
+
+    @classmethod
+    def from_config(cls, config: Config) -> FetchStage:
+        return cls(DownloadOptions.from_config(config))
+
+    def setup(self, ctx: Context) -> None:
+        if self.options is None:
+            self.options = DownloadOptions.from_config(ctx.config)
 
     def done(self, record: Record) -> bool:
         """Fetched by an earlier run, and the file is still there, whole."""
@@ -44,14 +62,22 @@ class FetchStage(Stage):
         else:
             from videokit.download import fetch
 
-            got = fetch(src.input, ctx.config.download_dir, ctx.config, on_progress=ctx.on_progress)
+            if self.options is None:
+                self.setup(ctx)
+            assert self.options is not None
+            url = src.fetch_input  # the whole input, credentials included; the source keeps it redacted
+            try:
+                got = fetch(url, ctx.config.download_dir, self.options, on_progress=ctx.on_progress)
+            except VideokitError as e:  # a server may quote the token it refused: not in the record
+                e.args = tuple(scrub(a, url_secrets(url)) if isinstance(a, str) else a for a in e.args)
+                raise
             src.kind = got.kind
-            src.url = got.url
+            src.url = redact_input(got.url)
             src.domain = got.domain or (urlsplit(got.url).hostname or None)
             for key in ("title", "uploader", "license", "webpage_url", "description", "upload_date"):
                 value = got.info.get(key)
                 if value:
-                    setattr(src, key, str(value))
+                    setattr(src, key, redact_input(str(value)) if key == "webpage_url" else str(value))
             record.file = FileInfo(str(got.path), got.path.name, got.size, got.sha256)
         record.id = record.file.sha256
 
@@ -101,15 +127,33 @@ class IdentifyStage(Stage):
 
 
 class ProbeStage(Stage):
+    """ffprobe's metadata, once the file is known to be a video (``options``: what counts as one),
+    and a check that the file holds the end its header claims (:mod:`videokit.damage`)."""
+
     name = "probe"
     after = "identify"
     needs = frozenset({"file"})
     provides = frozenset({"media"})
 
+    def __init__(self, options: ProbeOptions | None = None) -> None:
+        self.options = options or ProbeOptions()
+
+    @classmethod
+    def from_config(cls, config: Config) -> ProbeStage:
+        return cls(ProbeOptions.from_config(config))
+
     def process(self, record: Record, ctx: Context) -> None:
         if record.file is None:
             raise InputError("no file to probe")
-        record.media = media_info(Path(record.file.path))
+        path = Path(record.file.path)
+        data = ffprobe_json(path)
+        media = media_info(path, data, options=self.options)
+        check_end(path, media, data)
+        if record.scenes is not None:  # decoded by an earlier run (same bytes): its counts still hold
+            apply_decoded(media, record.scenes.frames_decoded, record.scenes.decoded_duration)
+        if media.damaged:
+            log.warning("%s: %s", path, describe(media))
+        record.media = media
 
 
 class StoreStage(Stage):
@@ -138,6 +182,8 @@ def _inside(path: Path, folder: Path) -> bool:
 
 
 def new_record(spec: str, kind: str, user_fields: dict[str, str] | None = None) -> Record:
+    """A record for one input. A URL's credentials and tokens stay out of it: the source keeps
+    the input redacted, and the whole input only in memory for the fetch stage."""
     src = Source(input=spec, kind=kind, path=spec if kind == "file" else None, user_fields=dict(user_fields or {}))
     if kind != "file":
         src.domain = (urlsplit(spec).hostname or "").lower() or None

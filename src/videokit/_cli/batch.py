@@ -12,6 +12,7 @@ import click
 
 from videokit import api
 from videokit._cli.core import from_option, skip_option
+from videokit.net import redact_text
 
 
 @click.command()
@@ -19,10 +20,12 @@ from videokit._cli.core import from_option, skip_option
 @click.option("--limit", type=click.IntRange(min=0), default=50, show_default=True, help="Failures listed at most.")
 @click.pass_obj
 def status(state: Any, as_json: bool, limit: int) -> None:
-    """Counts by stage and status, failures with reasons; with a broker, queue depth and workers."""
+    """Counts by stage and status, failures with reasons; with a broker, queue depth and workers;
+    the library store and how it searches text."""
     report = api.status(state.config())
     if not report.exists and not as_json:
         click.echo(f"no batch has run in {report.ledger.parent} yet (no {report.ledger.name})")
+        _echo_library(report.library)
         return
     broker = _broker_json(report.broker)
     out = {
@@ -32,6 +35,7 @@ def status(state: Any, as_json: bool, limit: int) -> None:
         "stages": report.stages,
         "failures": [asdict(f) for f in report.failures],
         "broker": broker,
+        "library": asdict(report.library) if report.library else None,
     }
     if as_json:
         click.echo(json.dumps(out, indent=2, ensure_ascii=False))
@@ -60,6 +64,24 @@ def status(state: Any, as_json: bool, limit: int) -> None:
                 click.echo(
                     f"  worker {w['name']}: done {w['done']}, failed {w['failed']}{now} (seen {w['seen_ago']:.0f}s ago)"
                 )
+    _echo_library(report.library)
+
+
+_SEARCH = {"fts5": "full-text index (SQLite FTS5)", "text-index": "MongoDB text index", "regex": "regular expressions"}
+
+
+def _echo_library(lib: api.LibraryStatus | None) -> None:
+    """One line: the store, where, how text search runs (and why regex), read-only or error."""
+    if lib is None:
+        return
+    where = f" {lib.location}" if lib.location else ""
+    if lib.error:
+        click.echo(f"library {lib.store}{where}: {lib.error}")
+        return
+    how = _SEARCH.get(lib.search or "", "unknown")
+    why = f" ({lib.note})" if lib.note else ""
+    ro = "; read-only user: writes fail" if lib.read_only else ""
+    click.echo(f"library {lib.store}{where}: text search by {how}{why}{ro}")
 
 
 def _broker_json(broker: api.BrokerStatus | None) -> dict[str, Any] | None:
@@ -93,7 +115,7 @@ def retry(state: Any, transient_only: bool, workers: int | None, skip: tuple[str
     click.echo(f"retried {len(records)} input(s): {len(records) - len(bad)} ok, {len(bad)} failed", err=True)
     for r in bad:
         e = r.errors[0]
-        click.echo(f"  {r.sources[-1].input}: [{e.stage}] {e.message}", err=True)
+        click.echo(redact_text(f"  {r.sources[-1].input}: [{e.stage}] {e.message}"), err=True)
     if bad:
         sys.exit(1)
 
@@ -118,10 +140,8 @@ def submit(
 ) -> None:
     """Queue INPUTS for distributed workers. With no INPUTS, send earlier submissions still pending."""
     report = api.submit(state.config(), inputs, from_files=from_files, priority=priority, skip=skip)
-    for spec, why in report.skipped:
-        click.echo(f"  {spec}: {why}", err=True)
-    for spec, why in report.failed:
-        click.echo(f"  {spec}: {why}", err=True)
+    for spec, why in [*report.skipped, *report.failed]:
+        click.echo(redact_text(f"  {spec}: {why}"), err=True)
     click.echo(f"submitted {len(report.sent)} input(s); {len(report.skipped)} skipped; see 'videokit status'", err=True)
     if report.failed:
         sys.exit(1)

@@ -13,6 +13,7 @@ import click
 from videokit import api
 from videokit._cli.progress import RunProgress
 from videokit.errors import InputError, UsageError
+from videokit.net import redact_text
 from videokit.store import Query
 from videokit.store.base import RESOLUTION_ORDER
 
@@ -111,7 +112,7 @@ def run(
     if result.failures:
         click.echo(f"{len(result.failures)} failure(s):", err=True)
         for inp, err in result.failures:
-            click.echo(f"  {inp}: [{err.stage}] {err.message}", err=True)
+            click.echo(redact_text(f"  {inp}: [{err.stage}] {err.message}"), err=True)
         sys.exit(1)
 
 
@@ -187,6 +188,8 @@ def summary(r: Any) -> dict[str, Any]:
         "width": m.width if m else None,
         "height": m.height if m else None,
         "video_codec": m.video_codec if m else None,
+        "damaged": m.damaged if m else None,  # the file holds less than its header claims
+        "decoded_fraction": m.decoded_fraction if m else None,
         "scene_count": r.scenes.scene_count if r.scenes else None,
         "category": r.classification.category if r.classification else None,
         "tags": r.tag_names(),

@@ -1,4 +1,5 @@
-"""`videokit migrate --to URI_OR_PATH [--from URI_OR_PATH]`: copy a library between stores."""
+"""Looking after a library: `videokit migrate --to URI_OR_PATH [--from URI_OR_PATH]` copies it
+between stores, `videokit check` checks it, `videokit rebuild` recreates its database."""
 
 from __future__ import annotations
 
@@ -60,4 +61,53 @@ def _with_bar(cfg: Any, to: str, from_: str | None) -> api.Migration:
         return api.migrate(cfg, to, from_, progress=lambda done, total: bar.update(task, completed=done, total=total))
 
 
-commands = [migrate]
+@click.command()
+@click.pass_obj
+def check(state: Any) -> None:
+    """Check the library: the database's integrity check and the record.json files.
+
+    Exit status 0 when the database is healthy, 1 when it is damaged, missing or cannot be
+    opened ('videokit rebuild' then recreates it from the record.json files). Writes nothing.
+    """
+    report = api.check(state.config())
+    if report.ok:
+        click.echo(f"{report.database}: ok, {report.records} record(s)", err=True)
+    else:
+        click.echo(f"{report.database}: damaged or unusable:", err=True)
+        for problem in report.problems:
+            click.echo(f"  {problem}", err=True)
+    click.echo(f"{report.record_files} record.json file(s) beside the processed files", err=True)
+    for bad in report.unreadable_files:
+        click.echo(f"  unreadable: {bad}", err=True)
+    if report.without_file:
+        click.echo(
+            f"{report.without_file} stored record(s) have no record.json yet ('videokit rebuild' writes them)", err=True
+        )
+    if not report.ok:
+        click.echo("run 'videokit rebuild' to recreate the database from the record.json files", err=True)
+        sys.exit(1)
+
+
+@click.command()
+@click.pass_obj
+def rebuild(state: Any) -> None:
+    """Recreate the library database (library.sqlite) from the record.json files.
+
+    The old database, if any, is kept as library.sqlite.damaged-<time> (or .replaced-<time>
+    when it was healthy); rows still readable in it that have no record.json are kept too.
+    Run it while no other videokit command uses the library.
+    """
+    report = api.rebuild(state.config())
+    click.echo(
+        f"rebuilt {report.database}: {report.records} record(s) "
+        f"({report.from_files} from record.json files, {report.salvaged} from the old database)",
+        err=True,
+    )
+    for bad in report.unreadable_files:
+        click.echo(f"  left out: {bad}", err=True)
+    if report.kept_as is not None:
+        state_word = "damaged" if report.damaged else "healthy"
+        click.echo(f"the old ({state_word}) database is kept as {report.kept_as}", err=True)
+
+
+commands = [migrate, check, rebuild]

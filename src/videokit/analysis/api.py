@@ -7,7 +7,8 @@ errors, 408/429/5xx (``Retry-After`` honoured); at most ``[QwenVL] MaxConcurrent
 requests in flight across threads. The analyze stage gathers that many videos and
 :meth:`ApiAnalyzer.analyze_many` sends their requests at once, so the bound is kept full
 across videos; a video whose request fails gets its own error. The key comes only from the environment variable named
-by ``[QwenVL] ApiKeyEnv`` and is never logged.
+by ``[QwenVL] ApiKeyEnv`` and is never logged or stored: it is held (:func:`videokit.net.hold_secret`)
+as soon as it is read, so a server that quotes it back in an error has it scrubbed from the message.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import httpx
 from videokit.analysis.base import AnalysisRequest, Analyzer
 from videokit.analysis.parse import parse_analysis
 from videokit.errors import ConfigError, InputError, TransientError, one_line
-from videokit.net import backoff_delay, parse_retry_after
+from videokit.net import backoff_delay, hold_secret, parse_retry_after, redact_text
 from videokit.record import Analysis
 
 if TYPE_CHECKING:
@@ -119,9 +120,10 @@ class ApiAnalyzer(Analyzer):
             env_name = self.options.api_key_env
             key = os.environ.get(env_name, "").strip() if env_name else ""
             if key:
+                hold_secret(key)
                 headers["Authorization"] = f"Bearer {key}"
             else:
-                log.info("no API key in $%s; calling %s without Authorization", env_name, url)
+                log.info("no API key in $%s; calling %s without Authorization", env_name, redact_text(url))
             timeout = self.options.timeout or None
             # connections enough for every request in flight (httpx.Client is thread-safe)
             limits = httpx.Limits(max_connections=max(10, self.options.max_concurrent))
@@ -182,7 +184,8 @@ class ApiAnalyzer(Analyzer):
 
     def _post(self, body: dict[str, Any], label: str) -> dict[str, Any]:
         assert self._client is not None
-        url = self.endpoint
+        url, label = self.endpoint, redact_text(label)  # ``url`` for requests; messages show it redacted
+        shown = redact_text(url)
         retries, base, cap = self.options.retries, self.options.backoff_base, self.options.backoff_max
         problem = ""
         for attempt in range(retries + 1):
@@ -195,22 +198,22 @@ class ApiAnalyzer(Analyzer):
             except httpx.TimeoutException:
                 problem = f"no reply within {self.options.timeout}s"
             except httpx.TransportError as e:
-                problem = f"cannot reach {url}: {type(e).__name__}"
+                problem = f"cannot reach {shown}: {type(e).__name__}"
             else:
                 if resp.status_code == 200:
                     try:
                         data = resp.json()
                     except ValueError:
-                        raise TransientError(f"{label}: {url} answered 200 with a body that is not JSON") from None
+                        raise TransientError(f"{label}: {shown} answered 200 with a body that is not JSON") from None
                     if not isinstance(data, dict):
-                        raise TransientError(f"{label}: {url} answered 200 with an unexpected body")
+                        raise TransientError(f"{label}: {shown} answered 200 with an unexpected body")
                     return data
                 problem = f"HTTP {resp.status_code} {_error_text(resp)}".strip()
                 if resp.status_code in (401, 403):
                     env_name = self.options.api_key_env
-                    raise InputError(f"{label}: {url} refused the API key ({problem}); check ${env_name}")
+                    raise InputError(f"{label}: {shown} refused the API key ({problem}); check ${env_name}")
                 if resp.status_code not in RETRY_STATUS:
-                    raise InputError(f"{label}: {url} rejected the request ({problem})")
+                    raise InputError(f"{label}: {shown} rejected the request ({problem})")
                 wait = parse_retry_after(resp.headers.get("Retry-After"))
             if attempt == retries:
                 break
@@ -230,12 +233,14 @@ def _content(reply: dict[str, Any]) -> str:
 
 
 def _error_text(resp: httpx.Response) -> str:
+    """The server's own error message, one line, with every URL and held secret (the key it
+    may quote back) redacted."""
     try:
         data = resp.json()
         err = data.get("error") if isinstance(data, dict) else None
         msg = err.get("message") if isinstance(err, dict) else err if isinstance(err, str) else None
         if msg:
-            return f"({one_line(str(msg), 200)})"
+            return f"({one_line(redact_text(str(msg)), 200)})"
     except ValueError:
         pass
     return ""

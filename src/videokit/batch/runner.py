@@ -9,6 +9,11 @@ With one worker everything runs here, in order, batch by batch. After each ``io`
 ``compute`` segment the record is saved in the ledger, so a killed run resumes there; an input
 already done with the same settings is not processed again.
 
+A full disk or a damaged library (:func:`videokit.errors.stops_batch`) stops the batch: what is
+stored stays stored, the inputs not finished are left ``pending`` in the ledger, and the error
+(one line naming the path) is raised; the same command resumes. Each run starts by removing
+what killed runs left behind (:mod:`videokit.tempfiles`).
+
 SQLite allows one writer at a time anyway; a single writer needs no retry-on-lock logic, and it
 merges sources of the same content found by two workers at once (the store stage does it,
 :mod:`videokit.store.merge`) without a race.
@@ -28,12 +33,15 @@ from typing import Any
 from videokit.batch import procs
 from videokit.batch.settings import settings_hash
 from videokit.config import Config
+from videokit.errors import StoreError
 from videokit.inputs import InputItem
 from videokit.ledger import Ledger
+from videokit.net import redact_input
 from videokit.pipeline import Context, Pipeline, Stage, build_pipeline
 from videokit.record import Record, StageError
 from videokit.stages import new_record
 from videokit.store import open_store
+from videokit.tempfiles import remove_library_leftovers
 
 log = logging.getLogger(__name__)
 
@@ -99,17 +107,35 @@ class BatchRunner:
     # -- entry -------------------------------------------------------------------------
     def run(self, items: list[InputItem], workers: int = 1) -> list[Record]:
         self.results = [None] * len(items)
-        todo = [t for t in (self._plan(i, item) for i, item in enumerate(items)) if t is not None]
+        remove_library_leftovers(self.config)
+        todo: list[_Task] = []
         try:
+            for i, item in enumerate(items):
+                task = self._plan(i, item)
+                if task is not None:
+                    todo.append(task)
             if workers <= 1 or len(todo) <= 1:
                 self._sequential(todo)
             else:
                 self._parallel(todo, workers)
+        except StoreError as e:  # a full disk, a damaged library or ledger: stop cleanly
+            self._leave_pending(todo, e)
+            raise
         finally:
             self.full.close()
             self.store.close()
             self.ledger.close()
         return [r for r in self.results if r is not None]
+
+    def _leave_pending(self, todo: list[_Task], why: StoreError) -> None:
+        """The batch stopped: the inputs not finished wait, ``pending``, for the same command again."""
+        left = [t for t in todo if self.results[t.index] is None]
+        log.info("batch stopped with %d input(s) left pending: %s", len(left), why)
+        for task in left:
+            try:
+                self.ledger.update(task.item.spec, status="pending", stage=None)
+            except StoreError:
+                return  # the ledger cannot be written either; a re-run resumes them all the same
 
     def _plan(self, index: int, item: InputItem) -> _Task | None:
         """None when the input needs no work (done before with the same settings, or unusable)."""
@@ -123,7 +149,7 @@ class BatchRunner:
         job = self.ledger.get(item.spec)
         if job and job.status == "done" and job.settings_hash == self.hash and job.record_id and not self.refresh:
             rec = self.store.get(job.record_id)
-            if rec is not None and any(s.input == item.spec for s in rec.sources):
+            if rec is not None and any(s.input == redact_input(item.spec) for s in rec.sources):
                 self._emit(index, rec)
                 return None
         job = self.ledger.add(item, self.hash)

@@ -3,7 +3,8 @@
 Workers write here (status, attempts, last error, record id, per-worker progress); the machine
 that submitted the batch folds it into its job ledger (:func:`videokit.distributed.submit.sync`).
 Delivery attempts are counted per task id, so a poison input that kills worker after worker
-is recognised on its next delivery and marked failed.
+is recognised on its next delivery and marked failed. Inputs and errors are written redacted
+(the task message alone carries the whole input, for the worker that downloads it).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import redis
 
 from videokit.distributed.app import PRIORITY_STEPS, QUEUES
 from videokit.errors import StoreError, one_line
-from videokit.net import redact_url
+from videokit.net import hold_url_secrets, redact_input, redact_text, redact_url
 
 PREFIX = "videokit:"
 ATTEMPTS_TTL = 7 * 24 * 3600
@@ -32,6 +33,7 @@ class BrokerUnreachable(StoreError):
 class Board:
     def __init__(self, url: str, timeout: float = 3.0) -> None:
         self.url = url
+        hold_url_secrets(url)  # the broker's password: scrubbed from any message
         self.r = redis.Redis.from_url(
             url, socket_connect_timeout=timeout, socket_timeout=max(timeout, 5.0), decode_responses=True
         )
@@ -56,11 +58,11 @@ class Board:
         key = self.job_key(spec)
         pipe = self.r.pipeline()
         pipe.delete(key)
-        pipe.hset(key, mapping=_flat({"spec": spec, **fields, "updated_at": time.time()}))
+        pipe.hset(key, mapping=_flat(_shown(spec, fields)))
         pipe.execute()
 
     def set_job(self, spec: str, **fields: Any) -> None:
-        self.r.hset(self.job_key(spec), mapping=_flat({"spec": spec, **fields, "updated_at": time.time()}))
+        self.r.hset(self.job_key(spec), mapping=_flat(_shown(spec, fields)))
 
     def job(self, spec: str) -> dict[str, Any] | None:
         raw = self.r.hgetall(self.job_key(spec))
@@ -83,7 +85,8 @@ class Board:
     def worker_seen(self, name: str, *, current: str | None = None, done: int = 0, failed: int = 0) -> None:
         key = PREFIX + "worker:" + name
         pipe = self.r.pipeline()
-        pipe.hset(key, mapping={"name": name, "current": current or "", "seen": time.time(), "pid": os.getpid()})
+        shown = redact_input(current) if current else ""
+        pipe.hset(key, mapping={"name": name, "current": shown, "seen": time.time(), "pid": os.getpid()})
         if done:
             pipe.hincrby(key, "done", done)
         if failed:
@@ -117,6 +120,14 @@ class Board:
                 pipe.llen(k)
             depth[q] = sum(int(n) for n in pipe.execute())
         return depth
+
+
+def _shown(spec: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """A job's state as written to Redis: the input and the error redacted."""
+    out = {"spec": redact_input(spec), **fields, "updated_at": time.time()}
+    if out.get("error"):
+        out["error"] = redact_text(str(out["error"]))
+    return out
 
 
 def _flat(fields: dict[str, Any]) -> dict[str, str | int | float]:

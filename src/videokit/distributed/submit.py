@@ -18,6 +18,7 @@ from videokit.distributed.app import PRIORITIES, TASK_NAME, configure
 from videokit.distributed.board import Board
 from videokit.distributed.plan import stage_groups
 from videokit.errors import UsageError
+from videokit.net import redact_input, redact_text
 from videokit.record import StageError
 from videokit.stages import new_record
 
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class SubmitReport:
+    """Inputs as they may be shown: credentials and tokens redacted."""
+
     sent: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (spec, why)
     failed: list[tuple[str, str]] = field(default_factory=list)  # unusable inputs: (spec, why)
@@ -62,13 +65,13 @@ def submit(
             rec = new_record(item.spec, item.kind, item.user_fields)
             rec.errors.append(StageError("input", item.error))
             ledger.finish(item.spec, rec)
-            report.failed.append((item.spec, item.error))
+            report.failed.append((redact_input(item.spec), redact_text(item.error)))
             continue
         if job and job.settings_hash == h and job.status in ("queued", "running") and job.via == "celery":
-            report.skipped.append((item.spec, f"already {job.status}"))
+            report.skipped.append((job.shown, f"already {job.status}"))
             continue
         if job and job.settings_hash == h and job.status == "done":
-            report.skipped.append((item.spec, "already done"))
+            report.skipped.append((job.shown, "already done"))
             continue
         ledger.add(item, h, via="celery", priority=priority, status="pending")
     _check_store(config)
@@ -117,7 +120,7 @@ def send(jobs: list[Job], config: Config, ledger: Ledger, board: Board, *, skip:
             )
             raise
         ledger.update(job.spec, status="queued", task_id=job_id, stage=groups[0][1][0])
-        sent.append(job.spec)
+        sent.append(job.shown)
     return sent
 
 

@@ -24,6 +24,7 @@ from videokit.config import Config
 from videokit.distributed.app import TASK_NAME, app
 from videokit.distributed.board import Board
 from videokit.errors import one_line
+from videokit.net import hold_config_secrets, redact_input
 from videokit.pipeline import Context, Pipeline, build_pipeline
 from videokit.record import Record, StageError
 from videokit.stages import new_record
@@ -39,6 +40,7 @@ _boards: dict[str, Board] = {}
 
 def set_base_config(config: Config) -> None:
     global _base_config
+    hold_config_secrets(config)
     _base_config = config
 
 
@@ -80,14 +82,15 @@ def worker_name(task: Task) -> str:
 
 @app.task(name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def run_group(self: Task, job: dict[str, Any], record: dict[str, Any] | None, index: int) -> None:
-    spec = job["spec"]
+    spec = job["spec"]  # the whole input, for the fetch stage; messages show ``shown``
+    shown = redact_input(spec)
     _queue, stages = job["groups"][index]
     board = _board()
     me = worker_name(self)
     attempt = board.attempt(self.request.id or f"{job['id']}:{index}")
     if attempt > int(job["max_attempts"]):
         msg = (
-            f"{spec}: a worker was lost {attempt - 1} times while running {', '.join(stages)}; "
+            f"{shown}: a worker was lost {attempt - 1} times while running {', '.join(stages)}; "
             f"marked failed after {job['max_attempts']} attempts"
         )
         log.warning(msg)
@@ -112,7 +115,7 @@ def run_group(self: Task, job: dict[str, Any], record: dict[str, Any] | None, in
     try:
         pipeline.process(rec, ctx)
     except Exception as e:  # setup failed (a model that will not load...): the job fails, the worker lives
-        log.warning("%s: %s", spec, e, exc_info=True)
+        log.warning("%s: %s", shown, e, exc_info=True)
         rec.errors.append(StageError(stages[0], f"{type(e).__name__}: {one_line(e)}"))
 
     last = index + 1 >= len(job["groups"])

@@ -5,25 +5,30 @@
 URL a yt-dlp site extractor claims goes through yt-dlp (:mod:`videokit.download.page`).
 Safe local names come from :mod:`videokit.download.names`; an unfinished download on disk
 (``.part`` and its ``.part.json``) is :mod:`videokit.download.partfile`.
+
+The settings are read once into :class:`DownloadOptions` (:mod:`videokit.download.options`).
+Every download is bounded by ``[Download] Deadline`` and a minimum speed
+(:mod:`videokit.download.pace`), and two processes fetching the same URL into the same folder
+download it once (:mod:`videokit.download.claim`).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from videokit.download.claim import claim
 from videokit.download.http import Downloaded, HttpDownloader, IsPage, ProgressFn
 from videokit.download.names import safe_filename
+from videokit.download.options import DownloadOptions
+from videokit.download.pace import Pace
 from videokit.download.page import fetch_page, has_site_extractor
 from videokit.errors import InputError
 from videokit.net import redact_url
 
-if TYPE_CHECKING:
-    from videokit.config import Config
-
-__all__ = ["Downloaded", "check_url", "fetch", "is_url", "safe_filename"]
+__all__ = ["DownloadOptions", "Downloaded", "check_url", "fetch", "is_url", "safe_filename"]
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +62,7 @@ def check_url(url: str) -> None:
 def fetch(
     url: str,
     dest_dir: Path,
-    config: Config,
+    options: DownloadOptions,
     *,
     on_progress: ProgressFn | None = None,
 ) -> Downloaded:
@@ -66,8 +71,11 @@ def fetch(
     Direct files (decided by Content-Type, or by sniffing the first bytes) are streamed to
     ``<name>.part`` and renamed when complete and verified; an unfinished ``.part`` from an
     earlier call is resumed. Pages go to yt-dlp. ``on_progress(url, done, total)`` is called
-    as bytes arrive (throttled). Raises InputError (permanent) or TransientError (retry later).
+    as bytes arrive (throttled). When another process is downloading the same URL into the
+    same folder, this call waits for it and returns its file. Raises InputError (permanent) or
+    TransientError (retry later; also past ``[Download] Deadline`` or below the minimum speed).
     """
+    started = time.monotonic()
     check_url(url)
     dest_dir = Path(dest_dir)
     try:
@@ -76,12 +84,23 @@ def fetch(
         raise InputError(
             f"{redact_url(url)}: cannot create the download folder {dest_dir}: {e.strerror or e}"
         ) from None
+    with claim(dest_dir, url, options, started=started) as held:
+        if held.done is not None:
+            return held.done
+        pace = Pace(redact_url(url), options, started=started)
+        held.result = _download(url, dest_dir, options, pace, on_progress)
+        return held.result
+
+
+def _download(
+    url: str, dest_dir: Path, options: DownloadOptions, pace: Pace, on_progress: ProgressFn | None
+) -> Downloaded:
     if has_site_extractor(url):
-        return fetch_page(url, dest_dir, config, on_progress=on_progress)
+        return fetch_page(url, dest_dir, options, pace, on_progress=on_progress)
     try:
-        return HttpDownloader(config, on_progress=on_progress).fetch(url, dest_dir)
+        return HttpDownloader(options, on_progress=on_progress).fetch(url, dest_dir, pace)
     except IsPage as page:
         final = page.url
     # Outside the except block: yt-dlp reads sys.exc_info() when it reports its own errors.
     log.debug("%s is a web page (%s); using yt-dlp", redact_url(url), redact_url(final))
-    return fetch_page(url, dest_dir, config, on_progress=on_progress)
+    return fetch_page(url, dest_dir, options, pace, on_progress=on_progress)

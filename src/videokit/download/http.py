@@ -25,19 +25,17 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import httpx
 
 from videokit.download.names import filename_from_disposition, filename_from_url, safe_filename, with_extension
+from videokit.download.options import DownloadOptions
+from videokit.download.pace import Pace
 from videokit.download.partfile import PartFile, free_name, open_locked, place
 from videokit.errors import InputError, TransientError, one_line
 from videokit.hashing import sha256_hasher
 from videokit.net import backoff_delay, parse_retry_after, redact_text, redact_url
-
-if TYPE_CHECKING:
-    from videokit.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -90,36 +88,6 @@ def domain_of(url: str) -> str | None:
     return host[4:] if host.startswith("www.") else host
 
 
-# -- settings ------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Limits:
-    retries: int
-    backoff_base: float
-    backoff_max: float
-    connect_timeout: float
-    read_timeout: float
-    max_bytes: int | None  # None: unlimited
-    max_mb: float
-    user_agent: str
-
-    @classmethod
-    def from_config(cls, config: Config) -> Limits:
-        max_mb = float(config.get("Download", "MaxSizeMB"))
-        return cls(
-            retries=max(int(config.get("Download", "Retries")), 0),
-            backoff_base=float(config.get("Download", "BackoffBase")),
-            backoff_max=float(config.get("Download", "BackoffMax")),
-            connect_timeout=float(config.get("Download", "ConnectTimeout")),
-            read_timeout=float(config.get("Download", "ReadTimeout")),
-            max_bytes=int(max_mb * 1024 * 1024) if max_mb > 0 else None,
-            max_mb=max_mb,
-            user_agent=str(config.get("Download", "UserAgent")),
-        )
-
-    def too_big(self, url: str) -> InputError:
-        return InputError(f"{url}: the file exceeds the maximum size of {self.max_mb:g} MB (set [Download] MaxSizeMB)")
-
-
 class _Retry(Exception):
     def __init__(self, reason: str, retry_after: float | None = None) -> None:
         super().__init__(reason)
@@ -148,47 +116,49 @@ class _Progress:
 
 # -- the downloader --------------------------------------------------------------------
 class HttpDownloader:
-    """Downloads direct file URLs. ``transport`` and ``sleep`` are injectable for tests."""
+    """Downloads direct file URLs. ``transport``, ``sleep`` and ``clock`` are injectable for tests."""
 
     def __init__(
         self,
-        config: Config,
+        options: DownloadOptions,
         *,
         on_progress: ProgressFn | None = None,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.limits = Limits.from_config(config)
+        self.options = options
         self.on_progress = on_progress
         self.transport = transport
         self.sleep = sleep
+        self.clock = clock
 
-    def fetch(self, url: str, dest_dir: Path) -> Downloaded:
-        lim = self.limits
+    def fetch(self, url: str, dest_dir: Path, pace: Pace | None = None) -> Downloaded:
+        """Download ``url`` into ``dest_dir``; ``pace`` carries the deadline and speed rule of
+        the whole download (a new one when None)."""
         dest_dir.mkdir(parents=True, exist_ok=True)
-        # 0 in the config means "no limit"
-        connect = lim.connect_timeout or None
-        timeout = httpx.Timeout(lim.read_timeout or None, connect=connect, pool=connect)
+        if pace is None:
+            pace = Pace(redact_url(url), self.options, clock=self.clock)
         with httpx.Client(
             follow_redirects=True,
             max_redirects=MAX_REDIRECTS,
-            timeout=timeout,
-            headers={"User-Agent": lim.user_agent, "Accept-Encoding": "identity"},
+            headers={"User-Agent": self.options.user_agent, "Accept-Encoding": "identity"},
             transport=self.transport,
         ) as client:
-            return _Transfer(self, client, url, dest_dir).run()
+            return _Transfer(self, client, url, dest_dir, pace).run()
 
 
 class _Transfer:
     """The state of one fetch() call."""
 
-    def __init__(self, owner: HttpDownloader, client: httpx.Client, url: str, dest_dir: Path) -> None:
-        self.lim = owner.limits
+    def __init__(self, owner: HttpDownloader, client: httpx.Client, url: str, dest_dir: Path, pace: Pace) -> None:
+        self.lim = owner.options
         self.sleep = owner.sleep
         self.client = client
         self.url = url
         self.shown = redact_url(url)
         self.dest_dir = dest_dir
+        self.pace = pace
         self.progress = _Progress(url, owner.on_progress)
         self.part = PartFile.find(dest_dir, url)
         self.fetched = 0
@@ -196,11 +166,14 @@ class _Transfer:
         self.hashed = 0  # bytes of the .part covered by self.hasher
 
     def run(self) -> Downloaded:
+        """Attempts until done. Retries count failures since the last progress; the deadline
+        and the speed rule (:class:`Pace`) bound them all together."""
         attempt, best = 0, self.part.size() if self.part else 0
         if best:
             log.info("resuming %s from byte %d", self.shown, best)
-        restarts = 0
+        restarts, reason = 0, None
         while True:
+            self.pace.check(reason=reason)
             try:
                 return self._attempt()
             except _Restart:
@@ -209,17 +182,19 @@ class _Transfer:
                     raise TransientError(f"{self.shown}: the server keeps sending inconsistent ranges") from None
                 continue
             except _Retry as e:
+                reason = e.reason
                 size = self.part.size() if self.part else 0
                 if size > best:  # progress was made: a flaky connection, not a dead one
                     best, attempt = size, 0
                 attempt += 1
                 if attempt > self.lim.retries:
                     raise TransientError(
-                        f"{self.shown}: {e.reason}; gave up after {self.lim.retries} retries (try again later)"
+                        f"{self.shown}: {e.reason}; gave up after {self.lim.retries} retries ([Download] Retries); try again later"
                     ) from None
                 delay = backoff_delay(attempt, self.lim.backoff_base, self.lim.backoff_max)
                 if e.retry_after is not None:
                     delay = min(e.retry_after, self.lim.backoff_max)
+                self.pace.check(wait=delay, reason=e.reason)  # give up now rather than after the wait
                 log.info("%s: %s; retry %d/%d in %.2fs", self.shown, e.reason, attempt, self.lim.retries, delay)
                 self.sleep(delay)
 
@@ -233,8 +208,11 @@ class _Transfer:
             validator = validator or self.part.last_modified
             if validator:
                 headers["If-Range"] = validator
+        # No attempt outlives the deadline or the speed window (0 in the settings: no timeout).
+        connect = self.pace.cap(self.lim.connect_timeout)
+        timeout = httpx.Timeout(self.pace.cap(self.lim.read_timeout), connect=connect, pool=connect)
         try:
-            with self.client.stream("GET", self.url, headers=headers) as resp:
+            with self.client.stream("GET", self.url, headers=headers, timeout=timeout) as resp:
                 return self._handle(resp, offset)
         except httpx.TooManyRedirects:
             raise InputError(f"{self.shown}: too many redirects (a redirect loop?); check the URL") from None
@@ -360,6 +338,7 @@ class _Transfer:
                     self.hashed = done
                     self.fetched += len(chunk)
                     self.progress(done, total)
+                    self.pace.add(len(chunk))
                 os.fsync(fh.fileno())
         except OSError as e:
             raise TransientError(f"{self.shown}: cannot write {part.path}: {e.strerror or e}") from None

@@ -5,6 +5,11 @@ configured in JavaScript, Open Graph tags, HLS/DASH) find the video; yt-dlp down
 ``<title> [<url hash>].<ext>`` with its own ``.part`` resume. Nothing is printed: yt-dlp's
 messages go to this module's logger at DEBUG, and its errors become one-line
 :class:`~videokit.errors.InputError` / :class:`~videokit.errors.TransientError`.
+
+The deadline and the minimum speed (:mod:`videokit.download.pace`) hold here as far as yt-dlp
+lets them: its socket timeout is capped by them, a progress hook ends the download when a rule
+is broken, and no retry waits past them. yt-dlp reports progress once per block it reads, so
+the rules are checked that often (a block grows and shrinks with the speed, from 1 KiB).
 """
 
 from __future__ import annotations
@@ -14,15 +19,14 @@ import hashlib
 import logging
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from videokit.download.http import Downloaded, Limits, ProgressFn, _Progress, domain_of
+from videokit.download.http import Downloaded, ProgressFn, _Progress, domain_of
+from videokit.download.options import DownloadOptions
+from videokit.download.pace import Pace
 from videokit.errors import InputError, TransientError, one_line
 from videokit.hashing import sha256_file
 from videokit.net import backoff_delay, redact_text, redact_url
-
-if TYPE_CHECKING:
-    from videokit.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +53,14 @@ class _TooBig(Exception):
     pass
 
 
+class _Stop(Exception):
+    """Raised through yt-dlp to end a download that broke the deadline or the speed rule."""
+
+    def __init__(self, error: TransientError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 class _YdlLogger:
     """Receives everything yt-dlp would print; keeps it at DEBUG."""
 
@@ -70,10 +82,13 @@ class _YdlLogger:
 
 
 class _Hook:
-    """yt-dlp progress hook: forwards progress, counts bytes fetched, enforces MaxSizeMB."""
+    """yt-dlp progress hook: forwards progress, counts bytes fetched, enforces MaxSizeMB, the
+    deadline and the minimum speed."""
 
-    def __init__(self, url: str, on_progress: ProgressFn | None, max_bytes: int | None, parts: dict[str, int]) -> None:
-        self.url, self.max_bytes = url, max_bytes
+    def __init__(
+        self, url: str, on_progress: ProgressFn | None, max_bytes: int | None, parts: dict[str, int], pace: Pace
+    ) -> None:
+        self.url, self.max_bytes, self.pace = url, max_bytes, pace
         self.progress = _Progress(url, on_progress)
         self.parts = parts  # .part sizes before the call
         self.base: dict[str, int] = {}
@@ -88,9 +103,14 @@ class _Hook:
             self.tmpfiles.add(str(d["tmpfilename"]))
         if d.get("status") == "downloading":
             self.base.setdefault(name, self.parts.get(name + ".part", 0))
+            before = self.last.get(name, self.base[name])
             self.last[name] = done
             if self.max_bytes is not None and (done > self.max_bytes or (total and total > self.max_bytes)):
                 raise _TooBig
+            try:
+                self.pace.add(max(done - before, 0))
+            except TransientError as e:
+                raise _Stop(e) from None
         elif d.get("status") == "finished" and name in self.base:
             self.last[name] = done
         if d.get("status") in ("downloading", "finished"):
@@ -101,19 +121,33 @@ class _Hook:
         return sum(max(self.last[n] - self.base.get(n, 0), 0) for n in self.last)
 
 
-def fetch_page(url: str, dest_dir: Path, config: Config, *, on_progress: ProgressFn | None = None) -> Downloaded:
-    """Download the video a page shows (the first one when there are several)."""
+def fetch_page(
+    url: str,
+    dest_dir: Path,
+    options: DownloadOptions,
+    pace: Pace | None = None,
+    *,
+    on_progress: ProgressFn | None = None,
+) -> Downloaded:
+    """Download the video a page shows (the first one when there are several). ``pace``: the
+    deadline and speed rule of the whole download (a new one when None)."""
     import yt_dlp
 
-    lim = Limits.from_config(config)
+    lim = options
     shown = redact_url(url)
+    pace = pace or Pace(shown, options)
     tag = hashlib.sha256(url.encode()).hexdigest()[:10]
     parts = {p.name: p.stat().st_size for p in dest_dir.glob("*.part") if p.is_file()}
     logger = _YdlLogger()
-    hook = _Hook(url, on_progress, lim.max_bytes, parts)
+    hook = _Hook(url, on_progress, lim.max_bytes, parts, pace)
 
     def sleep_for(n: int) -> float:
-        return backoff_delay(n + 1, lim.backoff_base, lim.backoff_max)
+        delay = backoff_delay(n + 1, lim.backoff_base, lim.backoff_max)
+        try:
+            pace.check(wait=delay)  # give up now rather than after the wait
+        except TransientError as e:
+            raise _Stop(e) from None
+        return delay
 
     opts: dict[str, Any] = {
         "quiet": True,
@@ -128,7 +162,7 @@ def fetch_page(url: str, dest_dir: Path, config: Config, *, on_progress: Progres
         "outtmpl": {"default": f"%(title).80B [{tag}].%(ext)s"},
         "windowsfilenames": True,
         "format": "bv*+ba/b",
-        "socket_timeout": lim.read_timeout or None,
+        "socket_timeout": pace.cap(lim.read_timeout),
         "retries": lim.retries,
         "fragment_retries": lim.retries,
         "extractor_retries": lim.retries,
@@ -141,7 +175,7 @@ def fetch_page(url: str, dest_dir: Path, config: Config, *, on_progress: Progres
         "max_filesize": lim.max_bytes,
         "progress_hooks": [hook],
     }
-    if config.origins.get(("Download", "UserAgent")) not in (None, "default"):
+    if lim.custom_user_agent:
         opts["http_headers"] = {"User-Agent": lim.user_agent}
     log.info("extracting the video from %s", shown)
     try:
@@ -151,6 +185,8 @@ def fetch_page(url: str, dest_dir: Path, config: Config, *, on_progress: Progres
         for tmp in hook.tmpfiles:
             Path(tmp).unlink(missing_ok=True)
         raise lim.too_big(shown) from None
+    except _Stop as stop:
+        raise stop.error from None
     except yt_dlp.utils.DownloadError as e:
         raise _map_error(shown, e) from None
     info = _first_entry(info)

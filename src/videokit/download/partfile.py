@@ -2,12 +2,14 @@
 
 The sidecar remembers which URL the bytes belong to and the server's validators (ETag,
 Last-Modified, total size), so a later call, or another process, finds the ``.part`` and
-resumes it. :func:`open_locked` keeps two processes from writing the same ``.part``;
+resumes it. A URL holding credentials or tokens is written redacted, with its SHA-256 to
+recognise it by. :func:`open_locked` keeps two processes from writing the same ``.part``;
 :func:`place` gives the finished file its final name without overwriting a different file.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass
@@ -22,6 +24,7 @@ except ImportError:  # Windows: no advisory locks
 from videokit.download.names import candidates
 from videokit.errors import TransientError
 from videokit.hashing import sha256_file
+from videokit.net import redact_input
 
 
 @dataclass(slots=True)
@@ -48,6 +51,8 @@ class PartFile:
     def save(self) -> None:
         data = asdict(self)
         data["path"] = self.path.name
+        if redact_input(self.url) != self.url:  # no secret on disk: the URL redacted, and its hash
+            data["url"], data["url_sha256"] = redact_input(self.url), _digest(self.url)
         tmp = self.meta.with_name(self.meta.name + ".tmp")
         tmp.write_text(json.dumps(data), encoding="utf-8")
         os.replace(tmp, self.meta)
@@ -62,7 +67,7 @@ class PartFile:
         for meta in directory.glob("*.part.json"):
             try:
                 data = json.loads(meta.read_text(encoding="utf-8"))
-                if data.get("url") != url:
+                if data.get("url") != url and data.get("url_sha256") != _digest(url):
                     continue
                 return cls(
                     path=directory / Path(str(data["path"])).name,
@@ -131,3 +136,7 @@ def _fsync_dir(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def _digest(url: str) -> str:
+    return hashlib.sha256(url.encode("utf-8")).hexdigest()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from videokit.record import Boundary, MediaInfo, Scene, SceneInfo
 from videokit.scenes.decode import Decoder, VideoProbe, probe, probe_from_media
 from videokit.scenes.detect import DetectOptions, Detector, Transition
 from videokit.scenes.outputs import PictureSink
+from videokit.tempfiles import temp_path
 
 if TYPE_CHECKING:
     from videokit.config import Config
@@ -94,7 +94,7 @@ def detect_scenes(
         fast=o.fast,
     )
     detector = Detector(info.fps, o.detect)
-    tmp = out_dir.with_name(f".{out_dir.name}.tmp-{uuid.uuid4().hex[:8]}") if out_dir else None
+    tmp = temp_path(out_dir) if out_dir else None  # named for this process: a killed run's is removed later
     sink = None
     if tmp is not None:
         tmp.mkdir(parents=True)
@@ -111,6 +111,7 @@ def detect_scenes(
         end_time = last_pts + 1.0 / fps
         scene_info = _scene_info(transitions, first_pts, end_time, decoder.frames, info, o)
         scene_info.decode_errors = decoder.errors
+        scene_info.decoded_duration = round(end_time, 3)  # with frames_decoded: what the file really holds
         if sink is not None and tmp is not None and out_dir is not None:
             sink.finish(end_time)
             _attach_pictures(scene_info, sink, tmp, out_dir, relpath)
@@ -193,7 +194,7 @@ def _replace_dir(tmp: Path, out_dir: Path, attempts: int = 50) -> None:
             except OSError as e:
                 if e.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.EISDIR):
                     raise
-            old = out_dir.with_name(f".{out_dir.name}.old-{uuid.uuid4().hex[:8]}")
+            old = temp_path(out_dir, "old")
             try:
                 os.replace(out_dir, old)
                 olds.append(old)

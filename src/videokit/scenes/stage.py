@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from videokit.damage import apply_decoded, describe
 from videokit.errors import InputError
 from videokit.pipeline import Context, Stage
 from videokit.record import Record
@@ -14,6 +15,9 @@ log = logging.getLogger(__name__)
 
 
 class ScenesStage(Stage):
+    """Scenes, pictures, and the decoded frame count: where it disagrees with the header (a file
+    cut short), ``record.media`` keeps the decoded values and is marked damaged."""
+
     name = "scenes"
     required = False  # a video whose scenes fail can still be tagged and searched
     optional = True
@@ -45,3 +49,8 @@ class ScenesStage(Stage):
                 info.decode_errors,
             )
         record.scenes = info
+        media = record.media
+        if media is not None:
+            known = media.damaged  # the probe stage said so already
+            if apply_decoded(media, info.frames_decoded, info.decoded_duration) and not known:
+                log.warning("%s: %s", record.file.path, describe(media))

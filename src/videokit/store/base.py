@@ -75,6 +75,10 @@ class Store(abc.ABC):
                 return
             offset += batch
 
+    def check(self) -> list[str]:
+        """Problems the backend's own integrity check finds; [] when none, or when it has none."""
+        return []
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
 

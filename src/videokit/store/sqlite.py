@@ -2,33 +2,72 @@
 
 Schema changes are numbered SQL files in ``migrations/`` applied in order and recorded in
 ``PRAGMA user_version``. The full record is kept as JSON; the columns beside it exist for
-filtering, and an FTS5 table serves full-text search.
+filtering, and an FTS5 table serves full-text search. Opened for a library (:func:`open_sqlite`),
+every record is also written to ``processed/<id>/record.json`` before it is upserted
+(:mod:`videokit.store.recordfiles`), which ``videokit rebuild`` recreates the database from.
+
+No ``sqlite3`` exception leaves this module or the job ledger: :func:`sqlite_error` maps each
+to a one-line :class:`StoreError` naming the file (a :class:`DiskFullError` when the disk is
+full, a :class:`DamagedStoreError` when the file is damaged).
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import random
 import re
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from videokit.errors import StoreError
+from videokit.errors import DamagedStoreError, DiskFullError, StoreError, one_line
 from videokit.record import Record
 from videokit.store.base import Query, Store
+from videokit.store.recordfiles import remove_record_file, write_record_file
 
 if TYPE_CHECKING:
     from videokit.config import Config
 
 DB_NAME = "library.sqlite"
+LIBRARY_DAMAGED = (
+    "run 'videokit check' to see what is damaged and 'videokit rebuild' to recreate it from the record.json files"
+)
+_FULL = (sqlite3.SQLITE_FULL,)
+_DAMAGED = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+
+
+def sqlite_error(path: Path, error: BaseException, doing: str, what: str, damaged_hint: str) -> StoreError:
+    """``error`` (a ``sqlite3.Error`` or ``OSError`` met on the SQLite file ``path`` while
+    ``doing`` something) as one line naming the file: DiskFullError for a full disk,
+    DamagedStoreError (with ``damaged_hint``, what to do) for a damaged file, StoreError else."""
+    text = one_line(error)
+    code = getattr(error, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    if primary in _FULL or "disk is full" in text or getattr(error, "errno", None) in (errno.ENOSPC, errno.EDQUOT):
+        return DiskFullError(path.parent)
+    if primary in _DAMAGED or "malformed" in text or "not a database" in text:
+        return DamagedStoreError(f"{path}: {what} is damaged ({text}); {damaged_hint}")
+    return StoreError(f"{path}: cannot {doing}: {text}")
+
+
+def rollback(db: sqlite3.Connection) -> None:
+    """Roll back the open transaction, if SQLite has not already (it does on a full disk)."""
+    try:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+    except sqlite3.Error:
+        pass  # the connection is unusable; the error that brought us here says why
 
 
 def connect(path: Path, what: str, hint: str) -> sqlite3.Connection:
-    """Open (creating) a WAL-mode SQLite file; a one-line StoreError naming it when that fails."""
+    """Open (creating) a WAL-mode SQLite file; a one-line StoreError naming it when that fails
+    (``hint``: what to do when it is damaged)."""
     deadline = time.monotonic() + 30
     while True:
         db = None
@@ -42,14 +81,16 @@ def connect(path: Path, what: str, hint: str) -> sqlite3.Connection:
             db.execute("PRAGMA foreign_keys=ON")
             db.execute("PRAGMA synchronous=NORMAL")
             return db
-        except sqlite3.OperationalError as e:
+        except (OSError, sqlite3.Error) as e:
             if db is not None:
                 db.close()
-            if "locked" not in str(e) or time.monotonic() > deadline:
-                raise StoreError(f"{path}: cannot open {what}: {e}; {hint}") from None
-            time.sleep(0.05 + random.random() * 0.1)
-        except (OSError, sqlite3.Error) as e:
-            raise StoreError(f"{path}: cannot open {what}: {e}; {hint}") from None
+            if "locked" in str(e) and time.monotonic() <= deadline:
+                time.sleep(0.05 + random.random() * 0.1)
+                continue
+            err = sqlite_error(path, e, f"open {what}", what, hint)
+            if type(err) is StoreError:  # neither full nor damaged: say what to do anyway
+                err = StoreError(f"{err}; {hint}")
+            raise err from None
 
 
 def _migrations() -> list[tuple[int, str]]:
@@ -62,36 +103,72 @@ def _migrations() -> list[tuple[int, str]]:
 
 
 class SQLiteStore(Store):
-    def __init__(self, path: str | Path) -> None:
+    """The library in one SQLite file. With ``records_dir`` (the library's ``processed`` folder)
+    each record is also kept as ``<records_dir>/<id>/record.json``."""
+
+    def __init__(self, path: str | Path, records_dir: Path | None = None) -> None:
         self.path = Path(path)
-        self._db = connect(self.path, "the library database", "move it aside or pick another --library")
+        self.records_dir = records_dir
+        self._db = connect(self.path, "the library database", LIBRARY_DAMAGED)
         self._lock = threading.RLock()
         self._migrate()
 
+    @contextmanager
+    def _guard(self, doing: str) -> Iterator[sqlite3.Connection]:
+        """The connection, under the lock; any SQLite failure rolls back and becomes a StoreError."""
+        with self._lock:
+            try:
+                yield self._db
+            except sqlite3.Error as e:
+                rollback(self._db)
+                raise sqlite_error(self.path, e, doing, "the library database", LIBRARY_DAMAGED) from None
+
     # -- schema ------------------------------------------------------------------------
     def _migrate(self) -> None:
-        with self._lock:
-            current = self._db.execute("PRAGMA user_version").fetchone()[0]
-            for number, sql in _migrations():
-                if number <= current:
+        with self._guard("read the schema version") as db:
+            current = db.execute("PRAGMA user_version").fetchone()[0]
+        for number, sql in _migrations():
+            if number <= current:
+                continue
+            with self._guard(f"apply migration {number}") as db:
+                db.execute("BEGIN IMMEDIATE")
+                # re-check inside the write lock: another process may have migrated
+                if db.execute("PRAGMA user_version").fetchone()[0] >= number:
+                    db.execute("ROLLBACK")
                     continue
-                try:
-                    self._db.execute("BEGIN IMMEDIATE")
-                    # re-check inside the write lock: another process may have migrated
-                    if self._db.execute("PRAGMA user_version").fetchone()[0] >= number:
-                        self._db.execute("ROLLBACK")
-                        continue
-                    for stmt in _split_sql(sql):
-                        self._db.execute(stmt)
-                    self._db.execute(f"PRAGMA user_version = {number}")
-                    self._db.execute("COMMIT")
-                except sqlite3.Error as e:
-                    self._db.execute("ROLLBACK")
-                    raise StoreError(f"{self.path}: migration {number} failed: {e}") from None
+                for stmt in _split_sql(sql):
+                    db.execute(stmt)
+                db.execute(f"PRAGMA user_version = {number}")
+                db.execute("COMMIT")
 
     @property
     def schema_version(self) -> int:
-        return self._db.execute("PRAGMA user_version").fetchone()[0]
+        with self._guard("read the schema version") as db:
+            return db.execute("PRAGMA user_version").fetchone()[0]
+
+    def check(self) -> list[str]:
+        """SQLite's ``PRAGMA integrity_check`` (its first 100 problems); where damage stops it
+        altogether, the same check table by table, naming each damaged table."""
+        with self._lock:
+            try:
+                problems = [str(r[0]) for r in self._db.execute("PRAGMA integrity_check(100)")]
+                return [] if problems == ["ok"] else problems
+            except sqlite3.Error as e:
+                first = one_line(e)
+            try:
+                tables = [r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+            except sqlite3.Error as e:
+                return [f"the schema cannot be read: {one_line(e)}"]
+            problems = []
+            for table in sorted(tables):
+                quoted = table.replace('"', '""')
+                try:
+                    rows = self._db.execute(f'PRAGMA integrity_check("{quoted}")').fetchall()
+                except sqlite3.Error as e:
+                    problems.append(f"table {table}: {one_line(e)}")
+                    continue
+                problems += [f"table {table}: {r[0]}" for r in rows if r[0] != "ok"]
+            return problems or [first]
 
     # -- writes ------------------------------------------------------------------------
     def upsert(self, record: Record) -> None:
@@ -118,55 +195,61 @@ class SQLiteStore(Store):
         cols = ", ".join(row)
         marks = ", ".join(f":{k}" for k in row)
         updates = ", ".join(f"{k}=excluded.{k}" for k in row if k not in ("id", "added_at"))
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._db.execute(
-                    f"INSERT INTO videos ({cols}) VALUES ({marks}) ON CONFLICT(id) DO UPDATE SET {updates}", row
-                )
-                self._db.execute("DELETE FROM video_tags WHERE video_id=?", (record.id,))
-                self._db.executemany(
-                    "INSERT OR IGNORE INTO video_tags (video_id, name) VALUES (?, ?)",
-                    [(record.id, t.name.lower()) for t in record.tags],
-                )
-                self._db.execute("DELETE FROM video_sources WHERE video_id=?", (record.id,))
-                self._db.executemany(
-                    "INSERT OR IGNORE INTO video_sources (video_id, input, url, path, domain) VALUES (?,?,?,?,?)",
-                    [(record.id, s.input, s.url, s.path, (s.domain or "").lower() or None) for s in record.sources],
-                )
-                rowid = self._db.execute("SELECT rowid FROM videos WHERE id=?", (record.id,)).fetchone()[0]
-                self._db.execute("DELETE FROM videos_fts WHERE rowid=?", (rowid,))
-                self._db.execute(
-                    "INSERT INTO videos_fts (rowid, title, description, tags, filename, sources, text) VALUES (?,?,?,?,?,?,?)",
-                    (rowid, *fts_fields(record)),
-                )
-                self._db.execute("COMMIT")
-            except sqlite3.Error as e:
-                self._db.execute("ROLLBACK")
-                raise StoreError(f"{self.path}: cannot store record {record.id[:12]}: {e}") from None
+        self._keep_file(record)
+        with self._guard(f"store record {record.id[:12]}") as db:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute(f"INSERT INTO videos ({cols}) VALUES ({marks}) ON CONFLICT(id) DO UPDATE SET {updates}", row)
+            db.execute("DELETE FROM video_tags WHERE video_id=?", (record.id,))
+            db.executemany(
+                "INSERT OR IGNORE INTO video_tags (video_id, name) VALUES (?, ?)",
+                [(record.id, t.name.lower()) for t in record.tags],
+            )
+            db.execute("DELETE FROM video_sources WHERE video_id=?", (record.id,))
+            db.executemany(
+                "INSERT OR IGNORE INTO video_sources (video_id, input, url, path, domain) VALUES (?,?,?,?,?)",
+                [(record.id, s.input, s.url, s.path, (s.domain or "").lower() or None) for s in record.sources],
+            )
+            rowid = db.execute("SELECT rowid FROM videos WHERE id=?", (record.id,)).fetchone()[0]
+            db.execute("DELETE FROM videos_fts WHERE rowid=?", (rowid,))
+            db.execute(
+                "INSERT INTO videos_fts (rowid, title, description, tags, filename, sources, text) VALUES (?,?,?,?,?,?,?)",
+                (rowid, *fts_fields(record)),
+            )
+            db.execute("COMMIT")
+
+    def _keep_file(self, record: Record) -> None:
+        """record.json first: the files always hold at least what the database holds."""
+        if self.records_dir is None:
+            return
+        try:
+            write_record_file(self.records_dir, record)
+        except OSError as e:
+            if e.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise DiskFullError(self.records_dir.parent) from None
+            raise StoreError(f"{self.records_dir}: cannot write record.json of {record.id}: {e}") from None
 
     def delete(self, id: str) -> bool:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute("DELETE FROM videos_fts WHERE rowid IN (SELECT rowid FROM videos WHERE id=?)", (id,))
-            n = self._db.execute("DELETE FROM videos WHERE id=?", (id,)).rowcount
-            self._db.execute("COMMIT")
+        with self._guard(f"delete record {id[:12]}") as db:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("DELETE FROM videos_fts WHERE rowid IN (SELECT rowid FROM videos WHERE id=?)", (id,))
+            n = db.execute("DELETE FROM videos WHERE id=?", (id,)).rowcount
+            db.execute("COMMIT")
+        if n and self.records_dir is not None:
+            remove_record_file(self.records_dir, id)
         return n > 0
 
     # -- reads -------------------------------------------------------------------------
     def get(self, id: str) -> Record | None:
-        with self._lock:
-            row = self._db.execute("SELECT record FROM videos WHERE id=?", (id,)).fetchone()
+        with self._guard(f"read record {id[:12]}") as db:
+            row = db.execute("SELECT record FROM videos WHERE id=?", (id,)).fetchone()
             if row is None and len(id) >= 6 and re.fullmatch(r"[0-9a-fA-F]+", id):
-                rows = self._db.execute(
-                    "SELECT record FROM videos WHERE id LIKE ? LIMIT 2", (id.lower() + "%",)
-                ).fetchall()
+                rows = db.execute("SELECT record FROM videos WHERE id LIKE ? LIMIT 2", (id.lower() + "%",)).fetchall()
                 row = rows[0] if len(rows) == 1 else None
         return Record.from_json(row["record"]) if row else None
 
     def find_by_source(self, source: str) -> Record | None:
-        with self._lock:
-            row = self._db.execute(
+        with self._guard("look up a source") as db:
+            row = db.execute(
                 "SELECT v.record FROM video_sources s JOIN videos v ON v.id = s.video_id "
                 "WHERE s.input=? OR s.url=? OR s.path=? LIMIT 1",
                 (source, source, source),
@@ -233,15 +316,20 @@ class SQLiteStore(Store):
         elif query.offset:
             sql += " LIMIT -1 OFFSET ?"
             args.append(query.offset)
-        with self._lock:
-            rows = self._db.execute(sql, args).fetchall()
+        with self._guard("search the library") as db:
+            rows = db.execute(sql, args).fetchall()
         return [Record.from_json(r["record"]) for r in rows]
 
     def count(self, query: Query | None = None) -> int:
         where, args, fts = self._where(query or Query())
         join = "JOIN videos_fts ON videos_fts.rowid = v.rowid" if fts else ""
-        with self._lock:
-            return self._db.execute(f"SELECT COUNT(*) FROM videos v {join} WHERE {where}", args).fetchone()[0]
+        with self._guard("count the library") as db:
+            return db.execute(f"SELECT COUNT(*) FROM videos v {join} WHERE {where}", args).fetchone()[0]
+
+    def ids(self) -> set[str]:
+        """The content id of every stored record."""
+        with self._guard("list the library") as db:
+            return {r[0] for r in db.execute("SELECT id FROM videos")}
 
     def close(self) -> None:
         with self._lock:
@@ -290,4 +378,4 @@ def _split_sql(sql: str) -> list[str]:
 
 
 def open_sqlite(config: Config) -> SQLiteStore:
-    return SQLiteStore(config.library / DB_NAME)
+    return SQLiteStore(config.library / DB_NAME, records_dir=config.processed_dir)

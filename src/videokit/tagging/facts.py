@@ -30,6 +30,7 @@ FIELDS: dict[str, str] = {
     "aspect_ratio": "number",
     "scene_count": "number",
     "cuts_per_minute": "number",
+    "decoded_fraction": "number",
     "resolution": "label",
     "codec": "text",
     "video_codec": "text",
@@ -43,12 +44,14 @@ FIELDS: dict[str, str] = {
     "has_audio": "flag",
     "has_subtitles": "flag",
     "silent": "flag",
+    "damaged": "flag",
 }
 
 _MEDIA_ATTRS = (
     "duration bit_rate fps width height size frame_count sample_rate audio_channels audio_streams "
-    "subtitle_streams rotation resolution video_codec audio_codec profile pix_fmt channel_layout"
-).split()
+    "subtitle_streams rotation resolution video_codec audio_codec profile pix_fmt channel_layout "
+    "damaged decoded_fraction"
+).split()  # a damaged file's duration and frame_count are the measured ones (videokit.damage)
 
 
 class RecordView:
