@@ -164,8 +164,7 @@ _CHILD = textwrap.dedent(
     import sys
     from pathlib import Path
     from videokit.config import load_config
-    from videokit.download import fetch
-    from videokit.download import DownloadOptions
+    from videokit.download import DownloadOptions, fetch
     cfg = load_config(path=None, env={}, overrides={("Download", "Retries"): 0})
     fetch(sys.argv[1], Path(sys.argv[2]), DownloadOptions.from_config(cfg))
     """

@@ -22,9 +22,11 @@ from typing import Any
 
 import pytest
 
-from httpserver import TestServer
+from httpserver import Failure, TestServer
 from videokit.config import load_config
 from videokit.download import DownloadOptions, fetch
+from videokit.download.http import HttpDownloader
+from videokit.download.pace import Pace
 from videokit.errors import TransientError
 from videokit.store.sqlite import SQLiteStore
 
@@ -126,18 +128,49 @@ def test_the_deadline_also_bounds_progress_that_keeps_resetting_retries(
     assert time.monotonic() - start < 4
 
 
-def test_a_page_video_below_the_minimum_speed_fails_too(
+def test_no_retry_wait_runs_past_the_deadline(http_server: TestServer, video_bytes: bytes, tmp_path: Path) -> None:
+    http_server.add_file("/busy.mp4", video_bytes, fail=[Failure(503, {"Retry-After": "20"})] * 3)
+    slept: list[float] = []
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    dl = HttpDownloader(opts(Deadline=30, BackoffMax=20), sleep=sleep, clock=lambda: now[0])
+    with pytest.raises(TransientError) as exc:
+        dl.fetch(http_server.url("/busy.mp4"), tmp_path)
+    assert slept == [20.0]  # the second wait of 20 s would end past the 30 s deadline: not begun
+    assert "not finished within [Download] Deadline=30s (0 bytes received; last attempt: HTTP 503" in str(exc.value)
+
+
+def test_the_speed_rule_looks_at_the_last_window_only(tmp_path: Path) -> None:
+    now = [0.0]
+    pace = Pace("u", opts(MinSpeedKBps=4, MinSpeedWindow=10, Deadline=0), clock=lambda: now[0])
+    for _ in range(100):  # 100 KB/s for 10 s
+        now[0] += 0.1
+        pace.add(10 * 1024)
+    for _ in range(18):  # then nothing for 9 s: the last 10 s still hold 100 KB
+        now[0] += 0.5
+        pace.check()
+    now[0] += 2  # the fast part has left the window
+    with pytest.raises(TransientError, match=r"^u: slower than \[Download\] MinSpeedKBps=4 over the last 10s"):
+        pace.check()
+
+
+def test_a_page_video_dripping_one_byte_a_second_fails_too(
     http_server: TestServer, video_bytes: bytes, tmp_path: Path
 ) -> None:
-    http_server.add_file("/media/slow.mp4", video_bytes, chunk_size=1024, chunk_delay=0.2)  # 5 KB/s
-    http_server.add_video_page("/watch.html", "/media/slow.mp4", title="Slow", form="video")
+    http_server.add_file("/media/drip.mp4", video_bytes, chunk_size=1, chunk_delay=1.0)
+    http_server.add_video_page("/watch.html", "/media/drip.mp4", title="Drip", form="video")
+    url = http_server.url("/watch.html")
     start = time.monotonic()
     with pytest.raises(TransientError) as exc:
-        fetch(http_server.url("/watch.html"), tmp_path, opts(MinSpeedKBps=50, MinSpeedWindow=1.5))
-    assert time.monotonic() - start < 8
-    assert "slower than [Download] MinSpeedKBps=50" in str(exc.value)
-    assert "\n" not in str(exc.value)
-    assert got_bytes(http_server, "/media/slow.mp4") < len(video_bytes) / 2
+        fetch(url, tmp_path, opts(MinSpeedKBps=1, MinSpeedWindow=3))
+    assert time.monotonic() - start < 8  # yt-dlp's first read would otherwise wait for 1 KiB: 17 minutes
+    msg = str(exc.value)
+    assert msg.startswith(url) and "\n" not in msg
+    assert "slower than [Download] MinSpeedKBps=1 over the last 3s" in msg
 
 
 def test_a_page_video_past_the_deadline_fails(http_server: TestServer, video_bytes: bytes, tmp_path: Path) -> None:
@@ -296,6 +329,21 @@ def test_when_the_other_process_dies_the_waiting_one_takes_over_and_resumes(
     assert result and result[0].sha256 == sha(video_bytes)
     assert result[0].bytes_fetched == len(video_bytes) - half  # took over the .part
     assert visible(dest) == ["v.mp4"]
+
+
+def test_the_lock_of_a_killed_process_is_removed_by_the_next_download(
+    http_server: TestServer, video_bytes: bytes, tmp_path: Path, start_child: Any
+) -> None:
+    http_server.add_file("/a.mp4", video_bytes, stall_after=1000, stalls=1)
+    http_server.add_file("/b.mp4", video_bytes)
+    dest = tmp_path / "dl"
+    child = start_child(http_server.url("/a.mp4"), dest)
+    wait_for(lambda: (dest / "a.mp4.part").exists(), child)
+    child.send_signal(signal.SIGKILL)
+    child.communicate()
+    assert [p.name for p in dest.glob(".*.lock")] != []  # a killed process cannot clean up
+    fetch(http_server.url("/b.mp4"), dest, opts())
+    assert visible(dest) == ["a.mp4.part", "a.mp4.part.json", "b.mp4"]  # the .part stays, to be resumed
 
 
 def test_waiting_for_another_process_is_bounded_by_the_deadline(

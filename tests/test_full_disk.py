@@ -122,6 +122,32 @@ def test_a_full_disk_stops_the_batch_cleanly_and_the_same_command_resumes_it(tin
     assert len(stored) == 4 and all((lib / "processed" / r.id / "record.json").is_file() for r in stored)
 
 
+def test_a_disk_already_full_when_the_run_starts_is_the_same_one_line(tiny_disk: Path, four: list[Path]) -> None:
+    """Nothing can be written at all: not the ledger's shared-memory file, not the log file."""
+    lib = tiny_disk / "lib"
+    assert run(lib, four[:1]).returncode == 0
+    fill(tiny_disk, 0)
+    for _ in range(2):
+        res = run(lib, four)
+        assert res.returncode == 1 and "Traceback" not in res.stderr and "Logging error" not in res.stderr
+        assert res.stderr.strip().splitlines() == [
+            f"error: no space left on device at {lib}: free space and run the same command again; nothing was lost"
+        ]
+    # a line the log file cannot take is dropped, not reported with a traceback
+    log_line = (
+        "import logging; from videokit.config import load_config; from videokit.logs import setup_logging; "
+        f"setup_logging(load_config(None, env={{}}, overrides={{('Library', 'Location'): {str(lib)!r}}})); "
+        "logging.getLogger('videokit.test').info('x' * 100_000)"
+    )
+    logged = subprocess.run([sys.executable, "-c", log_line], capture_output=True, text=True, timeout=60)
+    assert (logged.returncode, logged.stderr) == (0, "")
+
+    assert _mount("-o", "remount,size=64m", str(tiny_disk)).returncode == 0
+    assert run(lib, four).returncode == 0
+    with SQLiteStore(lib / "library.sqlite") as store:
+        assert store.count() == 4
+
+
 def test_a_full_disk_is_one_error_kind_whatever_raised_it(tmp_path: Path) -> None:
     lib = tmp_path / "lib"
     err = stops_batch(OSError(28, "No space left on device", str(lib / "processed" / "x.jpg")), lib)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import sys
 from typing import TYPE_CHECKING
 
 from videokit.net import hold_config_secrets, redact_text
@@ -38,6 +39,16 @@ class RedactFilter(logging.Filter):
         return True
 
 
+class _LogFile(logging.handlers.RotatingFileHandler):
+    """The log file. A line it cannot write (a full disk) is dropped: the user sees the command's
+    own one-line error, never a logging traceback."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        super().handleError(record)
+
+
 def setup_logging(config: Config) -> None:
     """Log to stderr at ``[Logging] Level`` and to the rotating ``[Logging] LogFile``, both
     redacted; the secrets of ``config`` are held from here on (:func:`~videokit.net.hold_config_secrets`)."""
@@ -60,7 +71,7 @@ def setup_logging(config: Config) -> None:
     path = config.log_file
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fh = logging.handlers.RotatingFileHandler(path, maxBytes=5_000_000, backupCount=3, encoding="utf-8")
+        fh = _LogFile(path, maxBytes=5_000_000, backupCount=3, encoding="utf-8")
     except OSError as e:
         root.warning("cannot write log file %s: %s", path, e)
         return

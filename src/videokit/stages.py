@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from videokit.damage import apply_decoded, check_end, describe
-from videokit.download.options import DownloadOptions
 from videokit.errors import InputError, VideokitError
 from videokit.hashing import sha256_file
 from videokit.inputs import check_local
@@ -21,6 +20,7 @@ from videokit.store.merge import merge_stored
 
 if TYPE_CHECKING:
     from videokit.config import Config
+    from videokit.download import DownloadOptions
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +37,13 @@ class FetchStage(Stage):
 
     @classmethod
     def from_config(cls, config: Config) -> FetchStage:
+        from videokit.download import DownloadOptions  # httpx loads only where downloads run
+
         return cls(DownloadOptions.from_config(config))
 
     def setup(self, ctx: Context) -> None:
         if self.options is None:
-            self.options = DownloadOptions.from_config(ctx.config)
+            self.options = type(self).from_config(ctx.config).options
 
     def done(self, record: Record) -> bool:
         """Fetched by an earlier run, and the file is still there, whole."""

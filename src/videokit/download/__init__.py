@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from videokit.download.claim import claim
+from videokit.download.claim import claim, sweep
 from videokit.download.http import Downloaded, HttpDownloader, IsPage, ProgressFn
 from videokit.download.names import safe_filename
 from videokit.download.options import DownloadOptions
@@ -84,6 +84,7 @@ def fetch(
         raise InputError(
             f"{redact_url(url)}: cannot create the download folder {dest_dir}: {e.strerror or e}"
         ) from None
+    sweep(dest_dir)
     with claim(dest_dir, url, options, started=started) as held:
         if held.done is not None:
             return held.done

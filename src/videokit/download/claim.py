@@ -5,7 +5,8 @@ the whole download. Another ``videokit`` process (or thread) fetching the same U
 same folder waits for it, up to its own ``[Download] Deadline``. The holder, when it succeeds,
 writes what it downloaded into the lock file before removing it; the waiter, still holding
 the removed file open, reads that note and uses the finished file instead of downloading it
-again. When the holder failed (or was killed), the waiter takes over and resumes its ``.part``.
+again. When the holder failed (or was killed), the waiter takes over and resumes its ``.part``;
+:func:`sweep` removes the lock files of killed processes.
 
 Without ``fcntl`` (Windows) there is no lock: every caller downloads on its own.
 """
@@ -16,6 +17,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -35,6 +37,7 @@ from videokit.net import redact_url
 log = logging.getLogger(__name__)
 
 POLL = 0.1  # seconds between looks at a lock another process holds
+_LOCK_NAME = re.compile(r"^\.[0-9a-f]{16}\.lock$")
 _NOTE_MAX = 1 << 20
 
 
@@ -48,7 +51,11 @@ class Claim:
 
 
 def lock_path(dest_dir: Path, url: str) -> Path:
-    return dest_dir / f".{hashlib.sha256(url.encode()).hexdigest()[:16]}.lock"
+    return dest_dir / f".{_digest(url)[:16]}.lock"
+
+
+def _digest(url: str) -> str:
+    return hashlib.sha256(url.encode("utf-8")).hexdigest()
 
 
 @contextmanager
@@ -85,6 +92,27 @@ def claim(
             os.close(fd)  # releases the lock
 
 
+def sweep(dest_dir: Path) -> None:
+    """Remove the lock files that killed processes left in ``dest_dir`` (nobody holds them).
+    Safe beside live ones: a process that finds its lock file removed under it starts over."""
+    if fcntl is None:
+        return
+    for path in dest_dir.glob(".*.lock"):
+        if not _LOCK_NAME.match(path.name):
+            continue
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            if _try_lock(fd) and _same_file(fd, path):
+                path.unlink(missing_ok=True)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+
 def _acquire(
     path: Path,
     url: str,
@@ -99,7 +127,7 @@ def _acquire(
     told = False
     while True:
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as e:
             raise InputError(f"{shown}: cannot create {path}: {e.strerror or e}") from None
         try:
@@ -144,14 +172,16 @@ def _same_file(fd: int, path: Path) -> bool:
 
 
 def _write_note(fd: int, result: Downloaded, url: str) -> None:
+    """What was downloaded, for a waiter; no secret of the URL in it (the waiter's record
+    keeps URLs redacted anyway)."""
     st = result.path.stat()
     note = {
-        "url": url,
+        "url_sha256": _digest(url),
         "path": str(result.path),
         "sha256": result.sha256,
         "size": result.size,
         "mtime_ns": st.st_mtime_ns,
-        "final_url": result.url,
+        "final_url": redact_url(result.url),
         "domain": result.domain,
         "kind": result.kind,
         "info": result.info,
@@ -163,7 +193,7 @@ def _read_note(fd: int, url: str) -> Downloaded | None:
     """What the holder downloaded, if its note is there and the file is still as it left it."""
     try:
         note = json.loads(os.pread(fd, _NOTE_MAX, 0) or b"null")
-        if not isinstance(note, dict) or note.get("url") != url:
+        if not isinstance(note, dict) or note.get("url_sha256") != _digest(url):
             return None
         path = Path(note["path"])
         st = path.stat()

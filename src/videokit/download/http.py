@@ -9,7 +9,8 @@ next call find and resume it.
 Errors, as the rest of videokit sees them::
 
     InputError       bad URL, 403/404/other 4xx, too big, redirect loop, empty file
-    └── TransientError   connection refused/reset, timeouts, 408/429/5xx after all retries
+    └── TransientError   connection refused/reset, timeouts, 408/429/5xx after all retries;
+                         past [Download] Deadline or below MinSpeedKBps (videokit.download.pace)
 
 A response that is a web page (HTML, HLS/DASH manifest) raises :class:`IsPage`; the caller
 hands the URL to yt-dlp.

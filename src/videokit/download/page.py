@@ -8,8 +8,8 @@ messages go to this module's logger at DEBUG, and its errors become one-line
 
 The deadline and the minimum speed (:mod:`videokit.download.pace`) hold here as far as yt-dlp
 lets them: its socket timeout is capped by them, a progress hook ends the download when a rule
-is broken, and no retry waits past them. yt-dlp reports progress once per block it reads, so
-the rules are checked that often (a block grows and shrinks with the speed, from 1 KiB).
+is broken, and no retry waits past them. yt-dlp reports progress once per read and sizes its
+reads by the speed; starting them at one byte lets the hook see a dripping server at once.
 """
 
 from __future__ import annotations
@@ -168,6 +168,7 @@ def fetch_page(
         "extractor_retries": lim.retries,
         "retry_sleep_functions": {"http": sleep_for, "fragment": sleep_for, "extractor": sleep_for},
         "continuedl": True,
+        "buffersize": 1,  # the first read: yt-dlp then sizes its reads by the speed (doubling, up to 4 MiB)
         "nopart": False,
         "overwrites": False,
         "updatetime": False,

@@ -3,7 +3,8 @@
 The sidecar remembers which URL the bytes belong to and the server's validators (ETag,
 Last-Modified, total size), so a later call, or another process, finds the ``.part`` and
 resumes it. A URL holding credentials or tokens is written redacted, with its SHA-256 to
-recognise it by. :func:`open_locked` keeps two processes from writing the same ``.part``;
+recognise it by. :func:`open_locked` keeps two processes from writing the same ``.part`` (a
+last guard: :mod:`videokit.download.claim` already makes a second process wait for the first);
 :func:`place` gives the finished file its final name without overwriting a different file.
 """
 

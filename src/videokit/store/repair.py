@@ -65,11 +65,13 @@ def check_library(config: Config) -> CheckReport:
     from videokit.store.migrate import describe
 
     report = CheckReport(database=str(config.library / DB_NAME))
+    on_disk: set[str] = set()
     for rf in iter_record_files(config.processed_dir):
-        if rf.record is None:
+        if rf.record is None or rf.record.id is None:
             report.unreadable_files.append(f"{rf.path}: {rf.error}")
         else:
-            report.record_files += 1
+            on_disk.add(rf.record.id)
+    report.record_files = len(on_disk)
     sqlite = config.get("Library", "Store") == "sqlite"
     if sqlite and not (config.library / DB_NAME).is_file():
         what = f"{report.record_files} record.json files" if report.record_files else "no record.json files"
@@ -85,7 +87,6 @@ def check_library(config: Config) -> CheckReport:
             try:
                 report.records = store.count()
                 if isinstance(store, SQLiteStore):
-                    on_disk = {rf.record.id for rf in iter_record_files(config.processed_dir) if rf.record}
                     report.without_file = len(store.ids() - on_disk)
             except StoreError as e:
                 if not report.problems:

@@ -17,6 +17,7 @@ import errno
 import json
 import random
 import re
+import shutil
 import sqlite3
 import threading
 import time
@@ -38,7 +39,7 @@ DB_NAME = "library.sqlite"
 LIBRARY_DAMAGED = (
     "run 'videokit check' to see what is damaged and 'videokit rebuild' to recreate it from the record.json files"
 )
-_FULL = (sqlite3.SQLITE_FULL,)
+NEARLY_FULL = 1 << 20  # bytes free under which SQLite's "disk I/O error" means a full disk
 _DAMAGED = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
 
@@ -49,11 +50,24 @@ def sqlite_error(path: Path, error: BaseException, doing: str, what: str, damage
     text = one_line(error)
     code = getattr(error, "sqlite_errorcode", None)
     primary = code & 0xFF if isinstance(code, int) else None
-    if primary in _FULL or "disk is full" in text or getattr(error, "errno", None) in (errno.ENOSPC, errno.EDQUOT):
+    if (
+        primary == sqlite3.SQLITE_FULL
+        or "disk is full" in text
+        or getattr(error, "errno", None) in (errno.ENOSPC, errno.EDQUOT)
+    ):
+        return DiskFullError(path.parent)
+    if primary == sqlite3.SQLITE_IOERR and _nearly_full(path.parent):  # e.g. the -shm file could not grow
         return DiskFullError(path.parent)
     if primary in _DAMAGED or "malformed" in text or "not a database" in text:
         return DamagedStoreError(f"{path}: {what} is damaged ({text}); {damaged_hint}")
     return StoreError(f"{path}: cannot {doing}: {text}")
+
+
+def _nearly_full(folder: Path) -> bool:
+    try:
+        return shutil.disk_usage(folder).free < NEARLY_FULL
+    except OSError:
+        return False
 
 
 def rollback(db: sqlite3.Connection) -> None:
@@ -89,7 +103,7 @@ def connect(path: Path, what: str, hint: str) -> sqlite3.Connection:
                 continue
             err = sqlite_error(path, e, f"open {what}", what, hint)
             if type(err) is StoreError:  # neither full nor damaged: say what to do anyway
-                err = StoreError(f"{err}; {hint}")
+                err = StoreError(f"{err}; check the permissions of its folder, or pick another --library")
             raise err from None
 
 
