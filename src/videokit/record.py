@@ -26,6 +26,16 @@ def utcnow() -> str:
 
 
 @dataclass(slots=True)
+class Segment:
+    """A labelled time span of a video, from an annotation list (action recognition)."""
+
+    start: float  # seconds
+    end: float
+    label: str | None = None
+    split: str | None = None  # train/val/test when the list says so
+
+
+@dataclass(slots=True)
 class Source:
     """Where a video came from: a URL or a local path, plus what the source says about it."""
 
@@ -41,6 +51,7 @@ class Source:
     description: str | None = None
     upload_date: str | None = None
     user_fields: dict[str, str] = field(default_factory=dict)  # CSV columns (label, split...)
+    segments: list[Segment] = field(default_factory=list)  # labelled spans from an annotation list
     added_at: str = field(default_factory=utcnow)
     # The whole input when ``input`` had to be redacted (credentials, tokens): in memory only,
     # for the fetch stage; never serialised, so no library, ledger or export holds it.
@@ -303,6 +314,7 @@ def _build(tp: type[T], data: Any) -> T:
 
 _FIELD_TYPES: dict[tuple[type, str], type] = {
     (Record, "sources"): Source,
+    (Source, "segments"): Segment,
     (Record, "file"): FileInfo,
     (Record, "media"): MediaInfo,
     (Record, "scenes"): SceneInfo,

@@ -8,7 +8,8 @@ entry-point group ``videokit.<kind>``. videokit's own components are declared in
     fetch = "videokit.stages:FetchStage"
 
 A third-party entry point with the name of a built-in replaces the built-in. Kinds:
-``stages`` (pipeline stages), ``analyzers``, ``stores``, ``exporters``.
+``stages`` (pipeline stages), ``analyzers``, ``stores``, ``exporters`` (library exports),
+``formats`` (dataset formats).
 
 A component may declare a settings section of its own (class attributes ``settings_section``
 and ``settings``, a ``dict[str, videokit.config.Option]``): the configuration loader reads and
@@ -29,7 +30,7 @@ F = TypeVar("F", bound=Callable[..., object])
 log = logging.getLogger(__name__)
 
 OWN_DISTRIBUTION = "videokit"
-KINDS = ("stages", "analyzers", "stores", "exporters")
+KINDS = ("stages", "analyzers", "stores", "exporters", "formats")
 
 
 class Registry(Generic[F]):
@@ -90,7 +91,7 @@ class Registry(Generic[F]):
                 log.info("plug-in %s %r replaces the built-in one", self.singular, name)
             else:
                 self._targets[name] = target
-        if not own and self.kind != "exporters" and not _own_installed():
+        if not own and not _own_installed():
             raise ConfigError(
                 "videokit's built-in components are not registered (package metadata missing); "
                 "install videokit with pip (pip install -e .) instead of running it from a source folder"
