@@ -3,7 +3,10 @@
     .venv/bin/python benchmarks/scenes.py [--seconds 60] [--repeat 3] [--only NAME ...]
 
 One run, same files, methods interleaved, each timing repeated ``--repeat`` times and the minimum
-kept (the machine is shared):
+kept (the machine is shared). ``×dec`` is wall seconds over the decode's; ``cpu×dec`` is CPU seconds
+(user + system, this process and its children, minimum of the runs) over the decode's: steadier on
+a loaded machine, where the wall ratio can even drop below 1 (a lone ``ffmpeg`` gets a smaller share
+of the cores than our two processes with their threads):
 
 * ``decode``: bare video-only decode, ``ffmpeg -v error -an -i FILE -f null -`` (the floor);
 * ``detect``: videokit's detector alone (``detect_scenes(path, media=...)``, one ffmpeg pass at
@@ -30,6 +33,7 @@ import csv
 import json
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -184,8 +188,16 @@ RUNNERS: dict[str, Callable[[Path, Path], Spans | None]] = {
 }
 
 
-def measure(items: list[Item], methods: list[str], repeat: int) -> dict[tuple[str, str], tuple[float, Spans | None]]:
-    best: dict[tuple[str, str], tuple[float, Spans | None]] = {}
+Best = dict[tuple[str, str], tuple[float, float, Spans | None]]  # (wall s, cpu s, spans), minima
+
+
+def _cpu() -> float:
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def measure(items: list[Item], methods: list[str], repeat: int) -> Best:
+    best: Best = {}
     with tempfile.TemporaryDirectory(prefix="vk-bench-") as tmp:
         work = Path(tmp)
         for item in items:
@@ -195,12 +207,14 @@ def measure(items: list[Item], methods: list[str], repeat: int) -> dict[tuple[st
                 # rotate the order each round so no method always runs first (warm caches)
                 order = methods[r % len(methods) :] + methods[: r % len(methods)]
                 for m in order:
-                    t0 = time.perf_counter()
+                    c0, t0 = _cpu(), time.perf_counter()
                     spans = RUNNERS[m](item.path, work)
-                    dt = time.perf_counter() - t0
+                    dt, cpu = time.perf_counter() - t0, _cpu() - c0
                     key = (item.name, m)
-                    if key not in best or dt < best[key][0]:
-                        best[key] = (dt, spans)
+                    if key not in best:
+                        best[key] = (dt, cpu, spans)
+                    else:
+                        best[key] = (min(dt, best[key][0]), min(cpu, best[key][1]), spans)
                 print(f"  round {r + 1}/{repeat}: {item.name}", file=sys.stderr, flush=True)
     return best
 
@@ -214,17 +228,17 @@ def frame_count(path: Path) -> int:
     return int(out.stdout.strip().split(",")[0])
 
 
-def table(items: list[Item], methods: list[str], best: dict) -> str:  # noqa: ANN001
+def table(items: list[Item], methods: list[str], best: Best) -> str:
     head = ["file", "size", "frames"]
     for m in methods:
-        head += [f"{m} s", f"{m} fps"] + ([] if m == "decode" else [f"{m} F1", f"{m} ×dec"])
+        head += [f"{m} s", f"{m} fps"] + ([] if m == "decode" else [f"{m} F1", f"{m} ×dec", f"{m} cpu×dec"])
     rows = [head]
     totals: dict[str, object] = {}
     for item in items:
         row = [item.name, f"{item.width}x{item.height}", str(item.frames)]
-        floor = best[(item.name, "decode")][0] if "decode" in methods else None
+        floor, cpu_floor = best[(item.name, "decode")][:2] if "decode" in methods else (None, None)
         for m in methods:
-            dt, spans = best[(item.name, m)]
+            dt, cpu, spans = best[(item.name, m)]
             row += [f"{dt:.2f}", f"{item.frames / dt:.0f}"]
             if m == "decode":
                 continue
@@ -236,6 +250,7 @@ def table(items: list[Item], methods: list[str], best: dict) -> str:  # noqa: AN
             else:
                 row.append("-")
             row.append(f"{dt / floor:.2f}" if floor else "-")
+            row.append(f"{cpu / cpu_floor:.2f}" if cpu_floor else "-")
         rows.append(row)
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in rows]

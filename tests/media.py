@@ -61,3 +61,33 @@ def make_cuts_video(path: Path, colors: list[str], seg: float = 1.0, size: str =
         str(path),
     )
     return path
+
+
+def make_scenes_video(path: Path, sources: list[str], seg: float = 1.2, size: str = "320x240", rate: int = 25) -> Path:
+    """Hard cuts between lavfi test pictures (``smptebars``, ``mandelbrot``...), ``seg`` seconds each."""
+    inputs: list[str] = []
+    for src in sources:
+        inputs += ["-f", "lavfi", "-t", str(seg), "-i", f"{src}=size={size}:rate={rate}"]
+    chains = ";".join(f"[{i}:v]format=yuv420p,setsar=1,setpts=PTS-STARTPTS[v{i}]" for i in range(len(sources)))
+    concat = "".join(f"[v{i}]" for i in range(len(sources)))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ffmpeg(
+        *inputs,
+        "-filter_complex",
+        f"{chains};{concat}concat=n={len(sources)}:v=1:a=0[out]",
+        "-map",
+        "[out]",
+        *("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"),
+        str(path),
+    )
+    return path
+
+
+def make_near_copy(
+    src: Path, dst: Path, *, start: float, length: float, size: str = "480:360", bitrate: str = "300k"
+) -> Path:
+    """``src`` as a re-upload would have it: trimmed (``length`` seconds from ``start``), resized,
+    and re-encoded with another codec (MPEG-4 part 2) at another bit rate."""
+    ffmpeg("-ss", str(start), "-i", str(src), "-t", str(length), "-vf", f"scale={size}", "-an",
+           "-c:v", "mpeg4", "-b:v", bitrate, str(dst))  # fmt: skip
+    return dst

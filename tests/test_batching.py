@@ -32,9 +32,14 @@ N_VIDEOS = 5
 
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    """Five different short videos (different lengths, so different content ids)."""
+    """Five different short videos: different footage (a near-duplicate of an analysed video is
+    not analysed again) and lengths, so different content ids."""
     folder = tmp_path_factory.mktemp("batch-clips")
-    return [make_video(folder / f"clip{i}.mp4", duration=1.0 + 0.25 * i, audio=False) for i in range(N_VIDEOS)]
+    sources = ["testsrc2", "smptebars", "testsrc", "rgbtestsrc", "pal100bars"]
+    return [
+        make_video(folder / f"clip{i}.mp4", duration=1.0 + 0.25 * i, audio=False, source=sources[i])
+        for i in range(N_VIDEOS)
+    ]
 
 
 def record_for(clip: Path) -> Record:

@@ -197,7 +197,7 @@ def test_csv_without_url_column_is_usage_error(tmp_path: Path) -> None:
     lst.write_text("link,label\nhttp://x/y.mp4,a\n")
     code, _, err = vk(tmp_path / "lib", "run", "--from", str(lst))
     assert code == 2
-    assert "no 'url' column" in err and "list.csv" in err
+    assert "no 'url' or 'youtube_id' column" in err and "list.csv" in err
 
 
 def test_probe_command(clips) -> None:

@@ -142,6 +142,35 @@ def test_corrupt_packets_are_counted_and_decoding_goes_on(tmp_path: Path) -> Non
     assert info.scenes[-1].end == pytest.approx(3.0, abs=0.05)
 
 
+def test_times_after_1000_seconds_are_exact_to_the_millisecond(tmp_path: Path) -> None:
+    """Frame times came from ffmpeg's ``showinfo`` lines, printed with 6 significant digits: after
+    1000 s a cut at 1234.5678 s was reported at 1234.57. They now come unrounded from the stream's
+    own time base (a cut 1234.5 s into a clip: a long gap, so the test decodes 50 frames)."""
+    clip = tmp_path / "late.mkv"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=160x90:rate=25:duration=2",
+           "-vf", "negate=enable='gte(t,1)',settb=1/10000,setpts='PTS+gte(T,1)*12335678'",
+           "-fps_mode", "passthrough", "-enc_time_base", "1/10000", "-c:v", "libx264", "-preset", "ultrafast",
+           "-qp", "20", "-pix_fmt", "yuv420p", str(clip))  # fmt: skip
+    info = detect_scenes(clip)
+    assert [s.start_frame for s in info.scenes] == [0, 25]
+    assert info.scenes[1].start == 1234.568  # Matroska keeps milliseconds: 1234.5678 -> 1234.568
+    assert info.scenes[1].boundary is not None and info.scenes[1].boundary.start == 1234.568
+    assert info.scenes[1].end == pytest.approx(1235.568, abs=0.0015)  # the last frame (1235.528) + 1/25
+
+
+def test_undamaged_shared_files_report_no_decoder_errors(shared_media: Path) -> None:
+    """Decoder errors mean a damaged file. The phone clip ``fire2.mp4`` (90 kHz time base, variable
+    rate) used to report one: the detection pipe's muxer complained about timestamps it had
+    rounded itself. Every shared video decodes without an error line."""
+    names = [e["file"] for e in json.loads((shared_media / "MANIFEST.json").read_text())]
+    videos = [n for n in names if Path(n).suffix in (".mp4", ".mkv", ".webm")]
+    assert "fire2.mp4" in videos
+    for name in videos:
+        info = detect_scenes(shared_media / name)
+        assert info.decode_errors == 0, name
+        assert info.frames_decoded > 0, name
+
+
 def test_not_a_video(tmp_path: Path) -> None:
     txt = tmp_path / "notes.mp4"
     txt.write_text("hello")

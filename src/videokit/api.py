@@ -228,8 +228,10 @@ def run(
     same settings is not processed again, and one a killed run left half-way resumes where it
     stopped. ``workers`` (default ``[Concurrency] MaxWorkers``) inputs are processed at a time;
     with more than one, worker processes are spawned, so a script must call this under
-    ``if __name__ == "__main__":``. ``refresh`` ignores cached analysis results. ``on_items``
-    gets the number of inputs, ``on_record`` each finished record, ``on_progress`` download bytes."""
+    ``if __name__ == "__main__":``. ``refresh`` ignores cached analysis results and analyses
+    near-duplicates of analysed videos again (by default they get the stored analysis, copied).
+    ``on_items`` gets the number of inputs, ``on_record`` each finished record, ``on_progress``
+    download bytes."""
     from videokit.batch import run_items
 
     validate(config)
@@ -299,7 +301,7 @@ def retry(
     records: list[Record] = []
     if local:
         validate(config)
-        items = [InputItem(j.spec, j.kind, j.user_fields, error=_lost(j)) for j in local]
+        items = [InputItem(j.spec, j.kind, j.user_fields, error=_lost(j), segments=j.segments) for j in local]
         records = run_items(items, config, skip=skip, workers=workers)
     return RetryReport(records, remote=len(remote), resubmitted=list(sent))
 
@@ -729,3 +731,89 @@ __all__ = [
     "status",
     "submit",
 ]
+
+
+# -- datasets (P5) -------------------------------------------------------------------------------
+
+from videokit.dataset.build import DatasetOptions as DatasetOptions  # noqa: E402 - re-exported
+from videokit.dataset.build import DatasetReport as DatasetReport  # noqa: E402 - re-exported
+
+
+def build_dataset(
+    config: Config,
+    out: Path | str,
+    options: DatasetOptions,
+    query: Query | None = None,
+    *,
+    overwrite: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> DatasetReport:
+    """Cut labelled clips from the stored videos matching ``query`` (all without one) into the
+    dataset folder ``out``, split without leaks between near-duplicates, in ``options.formats``,
+    with a manifest (each clip's SHA-256 and origin) and a dataset card. Streams the library:
+    memory does not grow with the number of clips. The same call again resumes an interrupted
+    build without cutting a finished clip twice and gives the same manifest; a folder built with
+    other options raises UsageError unless ``overwrite``. A video whose file moved or vanished, or
+    a segment outside its video, is one entry of ``DatasetReport.failures``/``rejected`` and the
+    rest goes on. ``progress(done, total)`` after each source video. UsageError for bad split
+    ratios, ConfigError for an unknown format or class, DiskFullError (StoreError) when the disk
+    fills: the same call resumes once there is space."""
+    from videokit.dataset.build import build
+
+    return build(config, Path(out), options, query, overwrite=overwrite, progress=progress)
+
+
+__all__ += ["DatasetOptions", "DatasetReport", "build_dataset"]
+
+
+# -- near-duplicates (P3) ------------------------------------------------------------------------
+
+if TYPE_CHECKING:
+    from videokit.dataset.dedup import DupGroup
+
+
+@dataclass(slots=True)
+class DupesReport:
+    """Near-duplicate groups among stored videos (:func:`dupes`): each group's ids and
+    similarity (``DupGroup``), the grouped videos' records, how many videos had thumbnails to
+    compare, and the ids of those without any (their scenes were not detected)."""
+
+    groups: list[DupGroup]
+    records: dict[str, Record]  # the videos of the groups, by id
+    compared: int
+    without_thumbnails: list[str]
+
+
+def dupes(config: Config, query: Query | None = None, *, max_distance: int = 8, min_shared: float = 0.5) -> DupesReport:
+    """Groups of near-duplicate stored videos (those matching ``query``; all without one): the
+    same footage re-encoded, resized, trimmed or re-uploaded, found from the perceptual hashes
+    of their scene thumbnails (cached under ``<library>/cache/phash/``) through an index, most
+    similar first. Two videos are near-duplicates when ``min_shared`` of the scenes of one have
+    a thumbnail at most ``max_distance`` bits (of 64) from one of the other's. UsageError for
+    thresholds out of range, ConfigError without the dataset extra (imagehash)."""
+    from videokit.dataset.dedup import check_thresholds, near_duplicate_groups, video_hashes
+    from videokit.store import open_store
+
+    check_thresholds(max_distance, min_shared)
+    hashes: dict[str, list[int]] = {}
+    without: list[str] = []
+    with open_store(config) as store:
+        for record in store.iter_records(query):
+            if not record.id:
+                continue
+            found = video_hashes(record, config.library)
+            if found:
+                hashes[record.id] = found
+            else:
+                without.append(record.id)
+        groups = near_duplicate_groups(hashes, max_distance, min_shared)
+        records: dict[str, Record] = {}
+        for group in groups:
+            for vid in group.ids:
+                got = store.get(vid)
+                if got is not None:
+                    records[vid] = got
+    return DupesReport(groups, records, len(hashes), sorted(without))
+
+
+__all__ += ["DupesReport", "dupes"]

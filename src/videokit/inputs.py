@@ -13,7 +13,9 @@ import csv
 import errno
 import io
 import logging
+import math
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +23,7 @@ from urllib.parse import urlsplit
 
 from videokit.errors import ConfigError, InputError, one_line
 from videokit.probe import ProbeOptions, is_video_file
+from videokit.record import Segment
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +36,7 @@ class InputItem:
     kind: str  # "url" or "file"
     user_fields: dict[str, str] = field(default_factory=dict)
     error: str | None = None  # set when the input is unusable before any work
+    segments: list[Segment] = field(default_factory=list)  # labelled spans from an annotation list
 
 
 def shown(name: str | os.PathLike[str]) -> str:
@@ -111,7 +115,8 @@ def _decode_list(raw: bytes) -> str:
 
 
 def read_list(path: Path) -> list[InputItem]:
-    """``.txt`` (one input per line, ``#`` comments) or ``.csv`` (``url`` column + user fields)."""
+    """``.txt`` (one input per line, ``#`` comments) or ``.csv`` (``url`` or ``youtube_id`` column,
+    user fields, and for an annotation list the labelled segments: see :func:`_read_csv`)."""
     if not path.exists():
         raise ConfigError(f"{path}: input list not found")
     try:
@@ -129,28 +134,107 @@ def read_list(path: Path) -> list[InputItem]:
 
 
 def _read_csv(path: Path, text: str) -> list[InputItem]:
+    """Rows with a ``url`` (or a ``youtube_id``, turned into its watch URL); the other columns are
+    user fields. ``start``/``end`` (or Kinetics' ``time_start``/``time_end``) in seconds make the row
+    a labelled segment (its ``label`` and ``split`` go with the segment): the rows of one video give
+    one item with all their segments. A row with an unusable cell is left out with a warning naming
+    its line; the rest of the list goes on."""
     reader = csv.DictReader(io.StringIO(text, newline=""))
     fields = [shown(f.strip()) for f in (reader.fieldnames or [])]
     lower = {f.lower(): f for f in fields}
-    if "url" not in lower:
+    if "url" not in lower and "youtube_id" not in lower:
         raise ConfigError(
-            f"{path}: CSV has no 'url' column (columns: {', '.join(fields) or 'none'}); add a header row with 'url'"
+            f"{path}: CSV has no 'url' or 'youtube_id' column (columns: {', '.join(fields) or 'none'}); "
+            "add a header row with 'url'"
         )
-    key = lower["url"]
-    items = []
+    columns = _Columns(lower)
+    items: dict[str, InputItem] = {}
     for row in reader:
         cells = {shown((k or "").strip()): (v or "").strip() for k, v in row.items() if k is not None}
-        url = cells.pop(key, "")
-        if not url:
-            if any(cells.values()):
-                log.warning("%s line %d: empty url cell; skipped", path, reader.line_num)
-            continue
-        if url.startswith("#"):
+        where = f"{path} line {reader.line_num}"
+        try:
+            url = columns.url(cells)
+            if not url or url.startswith("#"):
+                continue
+            segment = columns.segment(cells)
+        except ValueError as e:
+            log.warning("%s: %s; skipped", where, e)
             continue
         item = classify(url)
-        item.user_fields = {k: shown(v) for k, v in cells.items() if k}
-        items.append(item)
-    return items
+        merged = items.setdefault(item.spec, item)  # the rows of one video: one item
+        for k, v in cells.items():
+            old = merged.user_fields.get(k)
+            if k and not old:
+                merged.user_fields[k] = shown(v)
+            elif k and v and shown(v) != old:
+                log.warning(
+                    "%s: %s %r differs from an earlier row of the same video (%r); the first is kept",
+                    where,
+                    k,
+                    shown(v),
+                    old,
+                )
+        if segment is not None and segment not in merged.segments:
+            merged.segments.append(segment)
+    return list(items.values())
+
+
+YOUTUBE_WATCH = "https://www.youtube.com/watch?v="
+_YOUTUBE_ID = re.compile(r"[A-Za-z0-9_-]{11}")
+_SECONDS = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_SPANS = (("start", "end"), ("time_start", "time_end"))  # plain names first, then Kinetics'
+
+
+@dataclass(frozen=True, slots=True)
+class _Columns:
+    """Where the url and segment cells of an annotation list are (column names as the header has them)."""
+
+    lower: dict[str, str]  # lower-case column name -> as written
+
+    def url(self, cells: dict[str, str]) -> str:
+        """The row's URL: its ``url`` cell, else the watch URL of its ``youtube_id`` (kept as a
+        user field); "" for a row to skip (a row with no cell at all is a blank row)."""
+        url = cells.pop(self.lower["url"], "") if "url" in self.lower else ""
+        video = cells.get(self.lower.get("youtube_id", ""), "")
+        if url:
+            return url
+        if video:
+            if not _YOUTUBE_ID.fullmatch(video):
+                raise ValueError(f"youtube_id {video!r} is not a YouTube video id (11 letters, digits, '-' or '_')")
+            return YOUTUBE_WATCH + video
+        if any(cells.values()):
+            names = [n for n in ("url", "youtube_id") if n in self.lower]
+            raise ValueError(f"empty {' and '.join(names)} cell{'s' if len(names) > 1 else ''}")
+        return ""
+
+    def segment(self, cells: dict[str, str]) -> Segment | None:
+        """The row's segment, its cells taken out of ``cells``; None for a row about the whole
+        video (its label and split stay user fields). ValueError for a bad number."""
+        texts: dict[str, str] = {}
+        for pair in _SPANS:
+            for name in pair:
+                if name in self.lower:
+                    texts[name] = cells.pop(self.lower[name], "")
+        start_name, end_name = next((pair for pair in _SPANS if texts.get(pair[0]) or texts.get(pair[1])), _SPANS[0])
+        start_text, end_text = texts.get(start_name, ""), texts.get(end_name, "")
+        if not start_text and not end_text:
+            return None
+        if not start_text or not end_text:
+            given, missing = (start_name, end_name) if start_text else (end_name, start_name)
+            raise ValueError(f"{given} given without {missing}; give both, in seconds")
+        start, end = _seconds(start_name, start_text), _seconds(end_name, end_text)
+        label = cells.pop(self.lower["label"], "") if "label" in self.lower else ""
+        split = cells.pop(self.lower["split"], "") if "split" in self.lower else ""
+        return Segment(start, end, label=shown(label) or None, split=shown(split) or None)
+
+
+def _seconds(name: str, text: str) -> float:
+    value = float(text) if _SECONDS.fullmatch(text) else None
+    if value is None or not math.isfinite(value):
+        raise ValueError(f"{name} {shown(text)!r} is not a number of seconds")
+    if value < 0:
+        raise ValueError(f"{name} {shown(text)!r} is negative; times are seconds from the start of the video")
+    return value
 
 
 def expand(
@@ -173,6 +257,7 @@ def expand(
             found = folder_items(Path(item.spec), options=probe)
             for found_item in found:
                 found_item.user_fields = dict(item.user_fields)
+                found_item.segments = list(item.segments)
             out += found
             continue
         out.append(item)

@@ -20,6 +20,7 @@ always deal in whole inputs; :attr:`Job.shown` is the form to print.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -34,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from videokit.errors import StoreError
 from videokit.net import redact_input, redact_text
-from videokit.record import Record, utcnow
+from videokit.record import Record, Segment, utcnow
 from videokit.store.sqlite import connect, rollback, sqlite_error
 
 if TYPE_CHECKING:
@@ -84,6 +85,7 @@ _SCHEMA: list[tuple[int, list[str | Callable[[Ledger], None]]]] = [
         ],
     ),
     (2, [lambda ledger: ledger._hide_inputs()]),
+    (3, [lambda ledger: ledger._add_column("segments", "TEXT NOT NULL DEFAULT '[]'")]),  # spans of an annotation list
 ]
 
 
@@ -112,12 +114,17 @@ class Job:
     timings: dict[str, float] = field(default_factory=dict)
     # the private file no longer has this input's credentials: ``spec`` is its redacted key
     input_lost: bool = False
+    segments: list[Segment] = field(default_factory=list)  # labelled spans from an annotation list
 
     @property
     def shown(self) -> str:
         """The input as it may be printed: credentials and tokens redacted."""
         hidden = _HIDDEN_KEY.search(self.spec)
         return self.spec[: hidden.start()] if hidden else redact_input(self.spec)
+
+
+def _segments_json(segments: list[Segment]) -> str:
+    return json.dumps([dataclasses.asdict(s) for s in segments], ensure_ascii=False)
 
 
 def stage_results(record: Record) -> dict[str, tuple[str, float | None]]:
@@ -179,6 +186,10 @@ class Ledger:
                     self._db.execute("UPDATE job_stages SET spec=? WHERE spec=?", (key, spec))
         self._db.execute("PRAGMA secure_delete = OFF")
 
+    def _add_column(self, name: str, definition: str) -> None:
+        if name not in {r["name"] for r in self._db.execute("PRAGMA table_info(jobs)")}:
+            self._db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {definition}")
+
     def _key(self, spec: str, *, create: bool = False) -> str:
         """The ledger's key for input ``spec``: the input itself, or for one holding a secret its
         redacted form and tag (made, with the private entry, when ``create``). An input holding a
@@ -230,12 +241,13 @@ class Ledger:
             row = self._db.execute("SELECT settings_hash FROM jobs WHERE spec=?", (key,)).fetchone()
             if row is None:
                 self._db.execute(
-                    "INSERT INTO jobs (spec, kind, user_fields, via, status, settings_hash, priority, created_at, updated_at) "
-                    "VALUES (?,?,?,?,?,?,?,?,?)",
+                    "INSERT INTO jobs (spec, kind, user_fields, segments, via, status, settings_hash, priority, "
+                    "created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
                     (
                         key,
                         item.kind,
                         json.dumps(item.user_fields),
+                        _segments_json(item.segments),
                         via,
                         status,
                         settings_hash,
@@ -247,13 +259,14 @@ class Ledger:
             else:
                 same = row["settings_hash"] == settings_hash
                 self._db.execute(
-                    "UPDATE jobs SET kind=?, user_fields=?, via=?, status=?, settings_hash=?, priority=?, "
+                    "UPDATE jobs SET kind=?, user_fields=?, segments=?, via=?, status=?, settings_hash=?, priority=?, "
                     "error=NULL, error_kind=NULL, error_stage=NULL, stage=NULL, updated_at=?, "
                     "partial=CASE WHEN ? THEN partial ELSE NULL END, "
                     "attempts=CASE WHEN ? THEN attempts ELSE 0 END WHERE spec=?",
                     (
                         item.kind,
                         json.dumps(item.user_fields),
+                        _segments_json(item.segments),
                         via,
                         status,
                         settings_hash,
@@ -429,6 +442,7 @@ class Ledger:
                 stages=stages.get(r["spec"], {}),
                 timings=timings.get(r["spec"], {}),
                 input_lost=bool(_HIDDEN_KEY.search(r["spec"])) and r["spec"] not in inputs,
+                segments=[Segment(**s) for s in json.loads(r["segments"] or "[]")],
             )
             for r in rows
         ]

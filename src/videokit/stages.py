@@ -15,7 +15,7 @@ from videokit.inputs import check_local
 from videokit.net import redact_input, scrub, url_secrets
 from videokit.pipeline import Context, Stage
 from videokit.probe import ProbeOptions, ffprobe_json, media_info
-from videokit.record import FileInfo, Record, Source
+from videokit.record import FileInfo, Record, Segment, Source
 from videokit.store.merge import merge_stored
 
 if TYPE_CHECKING:
@@ -183,10 +183,19 @@ def _inside(path: Path, folder: Path) -> bool:
         return False
 
 
-def new_record(spec: str, kind: str, user_fields: dict[str, str] | None = None) -> Record:
-    """A record for one input. A URL's credentials and tokens stay out of it: the source keeps
-    the input redacted, and the whole input only in memory for the fetch stage."""
-    src = Source(input=spec, kind=kind, path=spec if kind == "file" else None, user_fields=dict(user_fields or {}))
+def new_record(
+    spec: str, kind: str, user_fields: dict[str, str] | None = None, segments: list[Segment] | None = None
+) -> Record:
+    """A record for one input, with the user fields and labelled segments its annotation list
+    gave. A URL's credentials and tokens stay out of it: the source keeps the input redacted,
+    and the whole input only in memory for the fetch stage."""
+    src = Source(
+        input=spec,
+        kind=kind,
+        path=spec if kind == "file" else None,
+        user_fields=dict(user_fields or {}),
+        segments=list(segments or []),
+    )
     if kind != "file":
         src.domain = (urlsplit(spec).hostname or "").lower() or None
     return Record(sources=[src])

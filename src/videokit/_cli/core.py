@@ -65,7 +65,9 @@ def skip_option(f: Any) -> Any:
 @click.option(
     "--rules", "rules_file", type=click.Path(dir_okay=False), help="custom_tags.json ([Rules] CustomTagRules)."
 )
-@click.option("--refresh", is_flag=True, help="Ignore cached analysis results.")
+@click.option(
+    "--refresh", is_flag=True, help="Ignore cached analysis results; analyse near-duplicates of analysed videos again."
+)
 @skip_option
 @click.pass_obj
 def run(

@@ -21,12 +21,13 @@ from videokit.analysis import analyzers, create_analyzer
 from videokit.analysis.base import DEFAULT_CATEGORIES, AnalysisOptions, AnalysisRequest, Analyzer, FrameRef
 from videokit.analysis.cache import AnalysisCache, cache_key
 from videokit.analysis.frames import extract_stills, sample_times
-from videokit.errors import InputError
+from videokit.errors import ConfigError, InputError
 from videokit.pipeline import Context, Stage
 from videokit.record import Analysis, Record
 
 if TYPE_CHECKING:
     from videokit.config import Config
+    from videokit.dataset.dedup import AnalysedDuplicates
 
 log = logging.getLogger(__name__)
 
@@ -234,6 +235,7 @@ class AnalyzeStage(Stage):
         self.cache: AnalysisCache | None = None
         self._lock = threading.Lock()
         self._ready = False
+        self._analysed: AnalysedDuplicates | None = None
 
     # -- what the runner and the planner read -----------------------------------------
     def backend_name(self, config: Config | None = None) -> str | None:
@@ -300,10 +302,13 @@ class AnalyzeStage(Stage):
         if self.analyzer is None or not records:
             return errors
         refresh = bool(ctx.extras.get("refresh")) if self.refresh is None else self.refresh
+        analysed = None if refresh else self._analysed_videos(ctx)
         with tempfile.TemporaryDirectory(prefix="videokit-analyze-") as scratch:
             requests: list[AnalysisRequest] = []
             owners: list[int] = []
             for i, record in enumerate(records):
+                if analysed is not None and self._copy_from_duplicate(record, analysed):
+                    continue
                 try:
                     request = build_request(
                         record,
@@ -325,7 +330,40 @@ class AnalyzeStage(Stage):
                         errors[i] = result
                     else:
                         apply_analysis(records[i], result)
+                        if analysed is not None:
+                            analysed.add(records[i])
         return errors
+
+    def _analysed_videos(self, ctx: Context) -> AnalysedDuplicates | None:
+        """The library's analysed videos by thumbnail hashes (None without a store in this
+        process, or without the dataset extra's imagehash)."""
+        if ctx.store is None:
+            return None
+        if self._analysed is None or self._analysed.store is not ctx.store:
+            from videokit.dataset.dedup import AnalysedDuplicates
+
+            try:
+                self._analysed = AnalysedDuplicates(ctx.store, ctx.library)
+            except ConfigError as e:
+                log.debug("near-duplicates are analysed again: %s", e)
+                return None
+        return self._analysed
+
+    def _copy_from_duplicate(self, record: Record, analysed: AnalysedDuplicates) -> bool:
+        """Give ``record`` the analysis of a stored near-duplicate made by this analyzer, saying
+        so (the model is not asked again); False when there is none."""
+        from videokit.dataset.dedup import copy_analysis
+
+        assert self.analyzer is not None and self.options is not None
+        found = analysed.find(
+            record, backend=self.analyzer.name, model=self.analyzer.model, questions=self.options.questions
+        )
+        if found is None:
+            return False
+        source, pair = found
+        apply_analysis(record, copy_analysis(source, pair))
+        log.info("%s: analysis copied from near-duplicate %s (similarity %.2f)", record.id, source.id, pair.similarity)
+        return True
 
     def close(self) -> None:
         if self.analyzer is not None:

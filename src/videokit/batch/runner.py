@@ -38,7 +38,7 @@ from videokit.inputs import InputItem
 from videokit.ledger import Ledger
 from videokit.net import redact_input
 from videokit.pipeline import Context, Pipeline, Stage, build_pipeline
-from videokit.record import Record, StageError
+from videokit.record import Record, Source, StageError
 from videokit.stages import new_record
 from videokit.store import open_store
 from videokit.tempfiles import remove_library_leftovers
@@ -140,7 +140,7 @@ class BatchRunner:
     def _plan(self, index: int, item: InputItem) -> _Task | None:
         """None when the input needs no work (done before with the same settings, or unusable)."""
         if item.error:
-            rec = new_record(item.spec, item.kind, item.user_fields)
+            rec = new_record(item.spec, item.kind, item.user_fields, item.segments)
             rec.errors.append(StageError("input", item.error))
             self.ledger.add(item, self.hash)
             self.ledger.finish(item.spec, rec)
@@ -149,7 +149,7 @@ class BatchRunner:
         job = self.ledger.get(item.spec)
         if job and job.status == "done" and job.settings_hash == self.hash and job.record_id and not self.refresh:
             rec = self.store.get(job.record_id)
-            if rec is not None and any(s.input == redact_input(item.spec) for s in rec.sources):
+            if rec is not None and any(_same_input(s, item) for s in rec.sources):
                 self._emit(index, rec)
                 return None
         job = self.ledger.add(item, self.hash)
@@ -162,7 +162,7 @@ class BatchRunner:
         rec = task.partial
         first = self.segments[0][1] if self.segments else None
         if rec is None or first is None or not first.done(rec):
-            rec = new_record(task.item.spec, task.item.kind, task.item.user_fields)
+            rec = new_record(task.item.spec, task.item.kind, task.item.user_fields, task.item.segments)
         task.record = rec
         task.seg = 0
 
@@ -345,3 +345,13 @@ def run_items(
     runner = BatchRunner(config, skip=skip, on_record=on_record, on_progress=on_progress, extras=extras)
     n = workers if workers is not None else int(config.get("Concurrency", "MaxWorkers"))
     return runner.run(items, n)
+
+
+def _same_input(source: Source, item: InputItem) -> bool:
+    """``source`` is ``item`` as stored: the same input and, when the item's list gives user
+    fields or labelled segments, the same ones (a corrected annotation list is taken in again)."""
+    if source.input != redact_input(item.spec):
+        return False
+    if not (item.user_fields or item.segments):
+        return True
+    return source.user_fields == item.user_fields and source.segments == item.segments

@@ -8,6 +8,7 @@ wrote in Redis back into the ledger.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -62,7 +63,7 @@ def submit(
         job = ledger.get(item.spec)
         if item.error:
             ledger.add(item, h, via="celery", priority=priority)
-            rec = new_record(item.spec, item.kind, item.user_fields)
+            rec = new_record(item.spec, item.kind, item.user_fields, item.segments)
             rec.errors.append(StageError("input", item.error))
             ledger.finish(item.spec, rec)
             report.failed.append((redact_input(item.spec), redact_text(item.error)))
@@ -96,6 +97,7 @@ def send(jobs: list[Job], config: Config, ledger: Ledger, board: Board, *, skip:
             "spec": job.spec,
             "kind": job.kind,
             "user_fields": job.user_fields,
+            "segments": [dataclasses.asdict(s) for s in job.segments],
             "settings": settings,
             "hash": job.settings_hash or settings_hash(config, skip),
             "skip": list(skip),
@@ -155,7 +157,11 @@ def resubmit(jobs: list[Job], config: Config, ledger: Ledger, *, skip: Iterable[
     h = settings_hash(config, skip)
     for job in jobs:
         ledger.add(
-            InputItem(job.spec, job.kind, job.user_fields), h, via="celery", priority=job.priority, status="pending"
+            InputItem(job.spec, job.kind, job.user_fields, segments=job.segments),
+            h,
+            via="celery",
+            priority=job.priority,
+            status="pending",
         )
     _check_store(config)
     board = Board(config.get("Celery", "BrokerURL"))

@@ -26,7 +26,7 @@ from videokit.distributed.board import Board
 from videokit.errors import one_line
 from videokit.net import hold_config_secrets, redact_input
 from videokit.pipeline import Context, Pipeline, build_pipeline
-from videokit.record import Record, StageError
+from videokit.record import Record, Segment, StageError
 from videokit.stages import new_record
 from videokit.store.base import Store
 
@@ -111,7 +111,8 @@ def run_group(self: Task, job: dict[str, Any], record: dict[str, Any] | None, in
     board.worker_seen(me, current=spec)
 
     pipeline, ctx = _pipeline(job, stages)
-    rec = Record.from_dict(record) if record else new_record(spec, job["kind"], job.get("user_fields"))
+    segments = [Segment(**s) for s in job.get("segments") or []]
+    rec = Record.from_dict(record) if record else new_record(spec, job["kind"], job.get("user_fields"), segments)
     try:
         pipeline.process(rec, ctx)
     except Exception as e:  # setup failed (a model that will not load...): the job fails, the worker lives

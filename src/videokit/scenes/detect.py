@@ -81,7 +81,7 @@ class Detector:
         self.final_delay = 2 * self.fade_max + round(BLANK_SPLIT_S * fps) + 2 * self.K + 8
         keep = 3 * self.K + 2 * self.flash + 4  # frames the gradual and flash checks look back
         self._frames: deque[np.ndarray] = deque(maxlen=keep)  # float32 (3,h,w)
-        self._ints: deque[np.ndarray] = deque(maxlen=2 * self.K)  # int16 copies of the newest frames
+        self._tail: np.ndarray | None = None  # int16 copies of the newest 2K frames (fewer at the start)
         self._hist = self.final_delay + self.fade_max + 4
         self._s: deque[float] = deque(maxlen=self._hist)
         self._std: deque[float] = deque(maxlen=self._hist)
@@ -158,19 +158,24 @@ class Detector:
         float32 sums of integers are exact)."""
         n, (h, w) = len(frames), frames.shape[2:]
         back = 2 * self.K
-        older = list(self._ints)
-        window = np.concatenate([np.stack(older), frames]) if older else frames
-        self._ints.extend(frames[-back:])
-        m = len(older)  # frames[k] is window[m + k]
-        s = np.zeros(n, np.float64)
-        lo = 1 if m == 0 else 0  # the very first frame has no predecessor: s = 0
-        if n > lo:
-            s[lo:] = _sad(window[m + lo :], window[m + lo - 1 : m + n - 1]) / (h * w)
+        tail = self._tail  # frame k - j of this batch is tail[m - j] for k - j < 0
+        m = 0 if tail is None else len(tail)
+        s = np.zeros(n, np.float64)  # the very first frame has no predecessor: s = 0
+        if n > 1:
+            s[1:] = _sad(frames[1:], frames[:-1]) / (h * w)
+        if tail is not None:
+            s[0] = _sad(frames[:1], tail[-1:])[0] / (h * w)
         e = np.full(n, np.nan)
-        first = max(0, 2 * self.K - self.n)  # first k with a frame 2K before it
-        if first < n:
-            a = window[m + first - back : m + n - back]
-            e[first:] = _sad(window[m + first :], a) / (h * w)
+        first, mid = max(0, back - m), min(n, back)  # E of frames first..mid-1 reaches into the tail
+        if first < mid:
+            assert tail is not None
+            e[first:mid] = _sad(frames[first:mid], tail[m - back + first : m - back + mid]) / (h * w)
+        if n > back:
+            e[back:] = _sad(frames[back:], frames[: n - back]) / (h * w)
+        if n >= back or tail is None:
+            self._tail = frames[-back:]
+        else:
+            self._tail = np.concatenate([tail, frames])[-back:]
         return s, e
 
     def _push_one(self, f: np.ndarray, t: float, std: float, blank: bool, s: float, e: float) -> None:
@@ -381,8 +386,11 @@ class Detector:
 
 
 def _sad(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Sum of absolute differences of each pair of int16 frames."""
-    return np.abs(a - b).reshape(len(a), -1).sum(axis=1).astype(np.float64)
+    """Sum of absolute differences of each pair of int16 frames (exact integers, as float64)."""
+    d = a - b
+    np.abs(d, out=d)
+    acc = np.int32 if d[0].size * 255 < 2**31 else np.int64  # int32 sums: twice as fast
+    return d.reshape(len(d), -1).sum(axis=1, dtype=acc).astype(np.float64)
 
 
 def _classify(a: np.ndarray, b: np.ndarray, mids: list[np.ndarray]) -> tuple[str | None, int, int]:
