@@ -11,6 +11,7 @@ import gc
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -30,6 +31,7 @@ from videokit.config import load_config
 from videokit.dataset.clips import ClipOptions
 from videokit.dataset.labels import LabelOptions
 from videokit.errors import UsageError
+from videokit.store import Query, open_store
 
 VIDEOKIT = str(Path(sys.executable).with_name("videokit"))
 FPS = 25
@@ -37,7 +39,7 @@ GOP = 12  # frames between keyframes of the sources
 H264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", str(GOP)]
 FORMATS = ["folder", "kinetics", "mmaction", "webdataset", "parquet"]
 ODD_LABEL = 'a/b: "odd"?'  # characters no file system takes in a name
-EXPORT = ["--clips", "segments", "--mode", "exact", "--split", "0.5,0.25,0.25", "--seed", "3"]
+EXPORT = ["--clips", "segments", "--mode", "exact", "--split", "0.5,0.25,0.25", "--seed", "3", "--workers", "2"]
 EVERY_FORMAT = [arg for name in FORMATS for arg in ("--format", name)]
 
 
@@ -182,6 +184,9 @@ def test_an_export_to_every_format_reads_back_with_the_standard_readers(
         f"{CLIPS} clip(s) from 5 video(s)" in res.stderr and f"({CLIPS} cut now, 0 already cut, 0 failed)" in res.stderr
     )
     lines = res.stderr.splitlines()
+    assert "labels: 6 labelled, 0 unlabeled skipped, 0 unlabeled kept; near-duplicate groups: 1 " in res.stderr
+    per_split = [line for line in lines if re.match(r"  (train|val|test): ", line)]  # "  train: dancing 2, ..."
+    assert sum(int(n) for line in per_split for n in re.findall(r" (\d+)(?=,|$)", line)) == CLIPS, per_split
     problems = lines[lines.index(f"{REJECTED} problem(s):") + 1 :]
     assert len(problems) == REJECTED and any("gamma" in p for p in problems) and any("delta" in p for p in problems)
 
@@ -267,6 +272,9 @@ def test_an_export_to_every_format_reads_back_with_the_standard_readers(
     card = (out / "README.md").read_text(encoding="utf-8")
     assert "videokit dataset" in card and (out / "class_balance.png").is_file() and (out / "clip_lengths.png").is_file()
     assert_nothing_half_written(out)
+    # four formats keep loose clips: each clip is one file, hard-linked into their folders
+    loose = [p for p in visible_files(out) if p.suffix == ".mp4"]
+    assert len(loose) == 4 * CLIPS and len({p.stat().st_ino for p in loose}) == CLIPS
 
 
 def test_the_list_split_is_kept_and_no_video_or_near_duplicate_group_is_in_two_splits(
@@ -340,8 +348,10 @@ def kill_when(lib: Path, out: Path, args: list[str], when: Callable[[], bool], l
 
 
 MOMENTS: dict[str, Callable[[Path], bool]] = {
+    "settings saved": lambda out: (out / ".videokit" / "state.json").is_file(),
     "first clip cut": lambda out: len(journal_keys(out)) >= 1,
     "half the clips cut": lambda out: len(journal_keys(out)) >= CLIPS // 2,
+    "clips being placed": lambda out: (out / "folder").is_dir(),
     "formats being written": lambda out: (out / "kinetics").is_dir() and any((out / "kinetics").glob("*.csv")),
     "shards being written": lambda out: (
         any((out / "webdataset").glob("*/*.tar")) if (out / "webdataset").is_dir() else False
@@ -392,7 +402,8 @@ def test_the_same_command_again_cuts_nothing_and_other_settings_are_refused_unle
         f"error: {out} holds a dataset built with other settings (clips.crf, seed); "
         "add --overwrite to replace it, or choose another folder"
     ]
-    replaced = videokit(library, "dataset", str(out), *args, "--seed", "7", "--overwrite")
+    changed = ["--seed", "7", "--unlabeled", "keep", "--format", "folder"]  # splits, labels, formats
+    replaced = videokit(library, "dataset", str(out), *args, *changed, "--overwrite")
     assert f"(0 cut now, {CLIPS} already cut" in replaced.stderr, replaced.stderr  # same cut settings: clips kept
     recut = videokit(library, "dataset", str(out), *args, "--crf", "30", "--overwrite")
     assert f"({CLIPS} cut now, 0 already cut" in recut.stderr, recut.stderr
@@ -403,6 +414,30 @@ def test_the_same_command_again_cuts_nothing_and_other_settings_are_refused_unle
     res = videokit(library, "dataset", str(stranger), *args, "--overwrite")
     assert res.returncode == 2 and "is not empty and holds no videokit dataset" in res.stderr
     assert (stranger / "notes.txt").read_text() == "mine"
+
+
+def test_a_video_gone_from_the_library_takes_its_clips_out_and_files_of_the_user_stay(
+    library: Path, tmp_path: Path
+) -> None:
+    lib = tmp_path / "lib"
+    shutil.copytree(library, lib)
+    out = tmp_path / "ds"
+    args = ["--clips", "segments", "--format", "folder"]
+    assert f"{CLIPS} clip(s)" in videokit(lib, "dataset", str(out), *args).stderr
+    (out / "NOTES.md").write_text("my notes")
+    cfg = load_config(None, env={}, overrides={("Library", "Location"): str(lib)})
+    (gamma,) = [r for r in api.search(cfg) if r.title == "gamma"]
+    with open_store(cfg) as store:
+        assert store.delete(gamma.id)
+
+    res = videokit(lib, "dataset", str(out), *args)
+    assert f"{CLIPS - 1} clip(s) from 4 video(s)" in res.stderr and "gamma" not in res.stderr, res.stderr
+    assert [e for e in manifest(out) if e["video_id"] == gamma.id] == []
+    clips = sorted(p.name for p in visible_files(out) if p.suffix == ".mp4")
+    assert len(clips) == CLIPS - 1 and not [c for c in clips if c.startswith(gamma.id[:12])]
+    assert (out / "NOTES.md").read_text() == "my notes"  # never written by videokit: never removed
+    assert videokit(lib, "dataset", str(out), *args, "--seed", "9", "--overwrite").returncode == 1
+    assert (out / "NOTES.md").read_text() == "my notes"
 
 
 # -- the library API -----------------------------------------------------------------------------
@@ -426,14 +461,13 @@ def test_the_api_call_reports_clips_per_split_and_class(library: Path, tmp_path:
     assert report.counts["val"]["juggle"] >= 1 and report.duplicate_groups == 1
     assert (tmp_path / "ds" / "label_map.txt").read_text().splitlines() == ["juggle", "dance"]
 
-    kept = api.build_dataset(
+    kept = api.build_dataset(  # the 180p copy is not selected
         cfg,
         tmp_path / "kept",
-        api.DatasetOptions(
-            clips=options.clips, labels=LabelOptions(classes={"juggling": "j"}, unlabeled="keep"), formats=("mmaction",)
-        ),
+        api.DatasetOptions(options.clips, LabelOptions(classes={"juggling": "j"}, unlabeled="keep"), ("mmaction",)),
+        Query(min_height=200),
     )
-    assert (kept.labelled, kept.unlabeled_kept, kept.clips) == (3, 3, CLIPS)
+    assert (kept.videos, kept.labelled, kept.unlabeled_kept, kept.clips) == (4, 2, 3, CLIPS - 1)
     deduped = api.build_dataset(cfg, tmp_path / "dedup", dataclass_replace(options, dedup=True))
     assert deduped.dropped_duplicates == 1 and deduped.clips == 4
 
@@ -495,8 +529,8 @@ def test_an_unknown_class_is_one_line_and_the_fixed_command_needs_no_overwrite(l
     res = videokit(library, "dataset", str(out), *args, "--classes", "juggling=juggle,jugling=juggle")
     assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1 and "'jugling'" in res.stderr, res.stderr
     assert list(visible_files(out)) == []
-    fixed = videokit(library, "dataset", str(out), *args, "--classes", "juggling=juggle")
-    assert "Traceback" not in fixed.stderr and "3 clip(s)" in fixed.stderr, fixed.stderr
+    fixed = videokit(library, "dataset", str(out), *args, "--classes", "juggling=juggle", "--min-height", "200")
+    assert "Traceback" not in fixed.stderr and "2 clip(s) from 4 video(s)" in fixed.stderr, fixed.stderr
 
 
 # -- a full disk ---------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from videokit.inputs import expand
 from videokit.pipeline import build_pipeline as build_pipeline  # re-exported
 from videokit.pipeline import optional_stages as optional_stages  # re-exported
 from videokit.pipeline import stage_names as stage_names  # re-exported
-from videokit.pipeline import validate
+from videokit.pipeline import validate as _check_settings  # `validate` here checks a video file
 from videokit.probe import ProbeOptions
 from videokit.record import Classification, MediaInfo, Record, SceneInfo, StageError, utcnow
 from videokit.store import Query
@@ -234,7 +234,7 @@ def run(
     download bytes."""
     from videokit.batch import run_items
 
-    validate(config)
+    _check_settings(config)
     items = expand(inputs, from_files, ProbeOptions.from_config(config))
     if on_items:
         on_items(len(items))
@@ -266,7 +266,7 @@ def submit(
     if priority not in PRIORITIES:
         raise UsageError(f"priority {priority!r}: choose one of {', '.join(PRIORITIES)}")
     d = _distributed()
-    validate(config)
+    _check_settings(config)
     items = expand(list(inputs), list(from_files), ProbeOptions.from_config(config)) if inputs or from_files else []
     with Ledger.open(config) as ledger:
         if not items and not ledger.jobs("pending", via="celery"):
@@ -300,7 +300,7 @@ def retry(
     local = [j for j in failed if j.via != "celery"]
     records: list[Record] = []
     if local:
-        validate(config)
+        _check_settings(config)
         items = [InputItem(j.spec, j.kind, j.user_fields, error=_lost(j), segments=j.segments) for j in local]
         records = run_items(items, config, skip=skip, workers=workers)
     return RetryReport(records, remote=len(remote), resubmitted=list(sent))
@@ -689,7 +689,6 @@ __all__ = [
     "build_pipeline",
     "optional_stages",
     "stage_names",
-    "validate",
     # this module
     "PRIORITIES",
     "Answer",
@@ -817,3 +816,37 @@ def dupes(config: Config, query: Query | None = None, *, max_distance: int = 8, 
 
 
 __all__ += ["DupesReport", "dupes"]
+
+
+# -- dataset tools (P2) ---------------------------------------------------------------------------
+
+from videokit.dataset.encode import ConvertReport as ConvertReport  # noqa: E402 - re-exported
+from videokit.dataset.encode import EncodeOptions as EncodeOptions  # noqa: E402 - re-exported
+from videokit.dataset.validate import ValidationReport as ValidationReport  # noqa: E402 - re-exported
+
+
+def convert(
+    path: Path | str, out: Path | str | None = None, options: EncodeOptions | None = None, *, overwrite: bool = False
+) -> ConvertReport:
+    """Re-encode the video ``path`` to an H.264/AAC MP4 with the encoder settings of exact-mode
+    dataset clips (``EncodeOptions``: maximum height, frame rate, quality, audio kept or not),
+    into ``out`` (default ``NAME.h264.mp4`` beside the input), written under a temporary name and
+    renamed when whole. Needs no configuration or library. InputError for a missing or
+    undecodable input, UsageError when ``out`` is the input or exists (unless ``overwrite``),
+    DiskFullError (StoreError) when the disk fills."""
+    from videokit.dataset.encode import convert_file
+
+    return convert_file(Path(path), Path(out) if out is not None else None, options, overwrite=overwrite)
+
+
+def validate(path: Path | str) -> ValidationReport:
+    """Decode all of the video ``path`` and report its codecs, duration and frames, the frames
+    that decoded and the decoder's errors; ``ValidationReport.ok`` is False (``problems`` says
+    why) when it does not decode fully. Needs no configuration or library. InputError when the
+    file is missing or unreadable."""
+    from videokit.dataset.validate import validate_file
+
+    return validate_file(Path(path))
+
+
+__all__ += ["ConvertReport", "EncodeOptions", "ValidationReport", "convert", "validate"]

@@ -15,6 +15,7 @@ from videokit._cli.core import Registered, _filters, build_query
 from videokit.dataset.clips import CLIP_KINDS, MODES, ClipOptions
 from videokit.dataset.labels import LABEL_SOURCES, UNLABELED_CHOICES, LabelOptions, parse_classes
 from videokit.dataset.splits import parse_split
+from videokit.net import redact_text
 
 _CLIP = ClipOptions()  # the defaults
 _LABEL = LabelOptions()
@@ -115,6 +116,7 @@ def _append(f: Any, param: click.Parameter) -> Any:
     help="Output format (repeatable; default folder). Several formats: one folder each, OUT/<format>/.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace a dataset built in OUT with other settings.")
+@click.option("--workers", type=click.IntRange(min=1), help="Source videos cut at a time ([Concurrency] MaxWorkers).")
 @_dataset_filters
 @click.pass_obj
 def dataset(
@@ -141,6 +143,7 @@ def dataset(
     dedup: bool,
     formats: tuple[str, ...],
     overwrite: bool,
+    workers: int | None,
     max_source_height: int | None,
     source_audio: bool | None,
     **filters: Any,
@@ -150,7 +153,7 @@ def dataset(
 
     Running the same command again resumes an interrupted build without cutting a finished clip
     twice; a different command into the same OUT is refused unless --overwrite."""
-    cfg = state.config()
+    cfg = state.config({("Concurrency", "MaxWorkers"): workers})
     options = api.DatasetOptions(
         clips=ClipOptions(
             clips=clip_source,
@@ -221,7 +224,7 @@ def _print(r: api.DatasetReport) -> None:
     if problems:
         say(f"{len(problems)} problem(s):")
         for what, why in problems:
-            say(f"  {what}: {why}")
+            say(redact_text(f"  {what}: {why}"))
 
 
 commands = [dataset]

@@ -1,13 +1,14 @@
 """Build a dataset from the library: select, plan, label, group, split, cut, write, describe.
 
 :func:`build` (``videokit dataset OUT``, :func:`videokit.api.build_dataset`) streams the stored
-videos matching a :class:`~videokit.store.Query` and, for each, plans its clips
-(:mod:`.clips`), labels them (:mod:`.labels`) and reads its perceptual hashes (:mod:`.dedup`);
-only the small :class:`~videokit.dataset.model.ClipPlan` of every clip is kept in memory, never a
-record or a clip's bytes (records are read again from the store when a format needs them). Then
-it groups near-duplicates, splits without leaks (:mod:`.splits`), cuts each source video once,
-with one ffmpeg process, into the dataset's pool of clips, links each clip into every requested
-format's layout, and writes the formats' index files, the manifest and the dataset card.
+videos matching a :class:`~videokit.store.Query` (one pass) and, for each, plans its clips
+(:mod:`.clips`), checks the label options against it (:mod:`.labels`) and reads its
+perceptual hashes (:mod:`.dedup`); only the small :class:`~videokit.dataset.model.ClipPlan` of
+every clip is kept in memory, never a record or a clip's bytes (records are read again from the
+store when a format needs them). Then it groups near-duplicates, labels the clips, splits
+without leaks (:mod:`.splits`), cuts each source video once, with one ffmpeg process, into the
+dataset's pool of clips, links each clip into every requested format's layout, and writes the
+formats' index files, the manifest and the dataset card.
 
 The output folder keeps its own state (:mod:`.state`): the same command resumes a build killed
 at any moment without cutting a finished clip again, and gives the same manifest; other settings
@@ -127,24 +128,31 @@ def build(
 
 
 def render_command(out: Path | str, options: DatasetOptions, query: Query | None = None) -> str:
-    """The ``videokit dataset`` command line that builds this dataset (for the dataset card)."""
+    """The ``videokit dataset`` command line that builds this dataset (for the dataset card):
+    ``--clips`` and ``--mode``, then every option that differs from its default."""
     args = ["videokit", "dataset", str(out)]
     q = query or Query()
     if q.text:
         args.append(q.text)
-    c = dataclasses.asdict(options.clips)  # type: ignore[call-overload]
-    for key, value in c.items():
-        if key == "audio":
+    clips, labels = options.clips, options.labels
+    default_clips, default_labels = type(clips)(), type(labels)()
+    for f in dataclasses.fields(clips):  # type: ignore[arg-type]
+        value = getattr(clips, f.name)
+        if f.name not in ("clips", "mode") and value == getattr(default_clips, f.name):
+            continue
+        if f.name == "audio":
             args += [] if value else ["--no-audio"]
         elif value is not None:
-            args += [f"--{key.replace('_', '-')}", _arg(value)]
-    lab = dataclasses.asdict(options.labels)  # type: ignore[call-overload]
-    for key, value in lab.items():
-        flag = {"source": "--label-from"}.get(key, f"--{key.replace('_', '-')}")
+            args += [f"--{f.name.replace('_', '-')}", _arg(value)]
+    for f in dataclasses.fields(labels):  # type: ignore[arg-type]
+        value = getattr(labels, f.name)
+        if value == getattr(default_labels, f.name):
+            continue
+        flag = "--label-from" if f.name == "source" else f"--{f.name.replace('_', '-')}"
         if isinstance(value, bool):
             args += [flag] if value else []
         elif isinstance(value, dict):
-            args += [flag, ",".join(f"{k}={v}" for k, v in sorted(value.items()))]
+            args += [flag, ",".join(f"{k}={v}" for k, v in value.items())]
         elif value is not None:
             args += [flag, _arg(value)]
     args += ["--split", ",".join(_arg(r) for r in options.split), "--seed", str(options.seed)]
@@ -153,6 +161,27 @@ def render_command(out: Path | str, options: DatasetOptions, query: Query | None
         args += ["--format", name]
     args += _query_args(q)
     return shlex.join(args)
+
+
+def describe_options(settings: dict[str, Any]) -> dict[str, Any]:
+    """The settings of a build as the dataset card lists them: one flat row per option that is
+    set (the clip and label options by name, the split, seed, formats and search filters)."""
+    out: dict[str, Any] = {}
+    for group in ("clips", "labels"):
+        for key, value in settings[group].items():
+            if value is None:
+                continue
+            if key == "classes":
+                value = ", ".join(f"{k}={v}" for k, v in value)
+            out["label-from" if (group, key) == ("labels", "source") else key.replace("_", "-")] = value
+    out["split"] = ",".join(_arg(r) for r in settings["split"])
+    out["seed"] = settings["seed"]
+    out["dedup"] = settings["dedup"]
+    out["formats"] = ", ".join(settings["formats"])
+    for key, value in settings["query"].items():
+        if value not in (None, [], 0) or (key == "has_audio" and value is not None):
+            out[f"filter {key.replace('_', '-')}"] = value
+    return out
 
 
 # -- the build ---------------------------------------------------------------------------------
@@ -182,6 +211,7 @@ class _Build:
         self.report = DatasetReport(folder.out, [f.name for f in formats])
         self.groups: list[Any] = []  # near-duplicate groups (videokit.dataset.dedup.DupGroup)
         self.classes: list[str] = []  # in label-index order
+        self.keys: dict[str, str] = {}  # clip key -> video id
 
     def run(self) -> DatasetReport:
         from videokit.dataset.labels import check_labels
@@ -228,7 +258,13 @@ class _Build:
             first: dict[str, ClipPlan] = {}
             for p in planned:
                 first.setdefault(p.key, p)  # one clip per span: two rows of one span label one clip
-            plans += first.values()
+            for p in first.values():
+                other = self.keys.setdefault(p.key, p.video_id)
+                if other == p.video_id:
+                    plans.append(p)
+                else:  # two content ids with the same first 12 characters: never with SHA-256 ids
+                    why = f"its clip id {p.key} is that of a clip of video {other}"
+                    self.report.rejected.append((f"{name}: clip {p.start:g}-{p.end:g} s", why))
             hashes[record.id] = video_hashes(record, self.config.library)
             yield record
 
@@ -340,7 +376,8 @@ class _Build:
 
         out = self.folder.out
         self._count(clips)
-        info = DatasetInfo(self.classes, render_command(out, self.options, self.query), self.folder.state["settings"])
+        settings = describe_options(self.folder.state["settings"])
+        info = DatasetInfo(self.classes, render_command(out, self.options, self.query), settings)
         keep: set[Path] = set()
         written: list[str] = []
         listed: dict[str, str] = {}  # clip key -> its path in the manifest (the first format's file)
@@ -349,6 +386,7 @@ class _Build:
             root, prefix = (out / fmt.name, f"{fmt.name}/") if several else (out, "")
             packs = bool(getattr(fmt, "packs_clips", False))
             names = clip_names(fmt, [c.plan for c in clips], self.records)  # type: ignore[arg-type]
+            self.folder.will_write(root / names[c.plan.key] for c in clips)
             placed = []
             for c in clips:
                 rel = names[c.plan.key]
@@ -358,6 +396,7 @@ class _Build:
                     keep.add(root / rel)
                     listed.setdefault(c.plan.key, prefix + rel)
             files = fmt.write(placed, self.records, root, info)  # type: ignore[arg-type]
+            self.folder.will_write(root / f for f in files)
             keep |= {root / f for f in files}
             written += [prefix + f for f in files]
             if packs:  # its loose clips were only the input of its containers
@@ -371,6 +410,7 @@ class _Build:
         ]
         own = [write_manifest(entries, self.records, out)]  # type: ignore[arg-type]
         own += write_card(entries, self.records, out, info, [f.name for f in self.formats])  # type: ignore[arg-type]
+        self.folder.will_write(out / f for f in own)
         keep |= {out / f for f in own}
         written += own
         self.folder.prune(keep)
@@ -486,13 +526,22 @@ def _settings(options: DatasetOptions, query: Query) -> dict[str, Any]:
     q = {f.name: getattr(query, f.name) for f in dataclasses.fields(query)}
     return {
         "clips": _jsonable(dataclasses.asdict(options.clips)),  # type: ignore[call-overload]
-        "labels": _jsonable(dataclasses.asdict(options.labels)),  # type: ignore[call-overload]
+        "labels": _labels(options.labels),
         "formats": _format_names(options.formats),
         "split": [float(r) for r in options.split],
         "seed": options.seed,
         "dedup": options.dedup,
         "query": _jsonable(q),
     }
+
+
+def _labels(labels: LabelOptions) -> dict[str, Any]:
+    """The label options as JSON; the class mapping as pairs, in order (its order is the order
+    of the class indices)."""
+    out = _jsonable(dataclasses.asdict(labels))  # type: ignore[call-overload]
+    if labels.classes is not None:
+        out["classes"] = [[k, v] for k, v in labels.classes.items()]
+    return out
 
 
 def _jsonable(value: Any) -> Any:

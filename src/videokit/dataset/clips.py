@@ -11,28 +11,33 @@ Cutting (:func:`cut_clips`) runs one ffmpeg process for all the clips of one sou
 clips are grouped into layers of spans that do not overlap (overlapping windows need two); each
 layer is one output of that process, ffmpeg's segment muxer splitting the stream at every clip
 boundary (``-segment_times``, with empty segments written for boundaries that fall before the
-same frame, so segment *i + 1* always begins at boundary *i*); the segments between clips are
-deleted. Reading starts shortly before the first clip and stops shortly after the last.
+same frame, so segment *i + 1* always begins at boundary *i*). Reading starts at the first clip
+and stops shortly after the last.
 
 * ``copy`` mode copies the streams (no re-encode): a clip starts at the first keyframe at or
-  after its start and ends at the first keyframe at or after its end (or where the video ends),
-  and those real times, from the segment muxer's list, are recorded (``Clip.real_start``,
-  ``real_end``). A clip with no keyframe inside its span is not cut (a reason is given).
+  after its start and ends at the first keyframe at or after its end (or where the video ends,
+  or at most ``COPY_TAIL`` seconds after the last clip's end), and those real times, from the
+  segment muxer's list, are recorded (``Clip.real_start``, ``real_end``). A clip with no keyframe
+  inside its span is not cut (a reason is given). Stretches between clips are written to the
+  temporary folder too, then deleted.
 * ``exact`` mode re-encodes to H.264 with the shared settings of :mod:`.encode` (maximum height,
   frame rate, quality, AAC audio or none). Frames are put on the constant-rate grid of the
   output frame rate, a keyframe is forced on the first frame of each clip and the frames between
   clips are dropped before encoding, so every clip holds exactly the frames of its span.
 
-Files are written into a hidden folder of the output folder (``.clips-<id>.tmp-<host>-<pid>-…``)
-and each finished clip is renamed to its place (``names``: the dataset format's layout), so no
-half-written clip is ever visible; the folder of a killed run is removed by the next one. A full
-disk is a :class:`~videokit.errors.DiskFullError` with nothing left behind. Clip bytes are never
-held in memory: hashes stream from the files, frame counts come from the MP4 index (:mod:`.mp4`).
+Files are written into a hidden folder of the output folder (``.clips-<id>.tmp-<host>-<pid>-…``);
+each clip is checked and hashed as soon as ffmpeg has finished it, and all are renamed to their
+places (``names``: the dataset format's layout) once ffmpeg has succeeded, so no half-written
+clip is ever visible; the folder of a killed run is removed by the next one. A full disk is a
+:class:`~videokit.errors.DiskFullError` with nothing of that run left behind. Clip bytes are
+never held in memory: hashes stream from the files, frame counts come from the MP4 index
+(:mod:`.mp4`).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import math
 import os
@@ -65,9 +70,9 @@ log = logging.getLogger(__name__)
 CLIP_KINDS = ("scenes", "windows", "segments")
 MODES = ("copy", "exact")
 END_SLACK = 0.5  # a segment may end this many seconds past the video's end: it is cut at the end
-SEEK_LEAD = 1.0  # reading starts this many seconds before the first clip
 COPY_TAIL = 10.0  # copy mode reads this far past the last clip for the keyframe that ends it
 EXACT_TAIL = 1.0  # exact mode decodes this far past the last clip
+SNAP_SLACK = 0.001  # copy mode: a keyframe this many seconds before a clip boundary is taken as on it
 MAX_CLIPS_PER_RUN = 2000  # more clips of one video go to successive processes (command-line length)
 # audio codecs an MP4 file holds as they are; others are re-encoded to AAC in copy mode
 MP4_AUDIO = frozenset({"aac", "mp3", "ac3", "eac3", "opus", "alac"})
@@ -112,9 +117,7 @@ class ClipOptions:
 # -- planning ------------------------------------------------------------------------------------
 
 
-def plan_clips(
-    record: Record, source: Path, options: ClipOptions
-) -> tuple[list[ClipPlan], list[tuple[str, str]]]:
+def plan_clips(record: Record, source: Path, options: ClipOptions) -> tuple[list[ClipPlan], list[tuple[str, str]]]:
     """The clips of one stored video, in time order, and the rejects: (what, why) for each
     labelled segment that cannot be a clip (``end <= start``, outside the video's duration), or
     for the whole video when it cannot have clips of this kind (no duration, no scene list, no
@@ -238,11 +241,8 @@ def _layers(plans: list[ClipPlan], spans: list[tuple[int, int]]) -> list[_Layer]
     layers: list[_Layer] = []
     ends: list[int] = []
     for plan, (a, b) in sorted(zip(plans, spans, strict=True), key=lambda ps: ps[1]):
-        for i, end in enumerate(ends):
-            if end <= a:
-                break
-        else:
-            i = len(layers)
+        i = next((k for k, end in enumerate(ends) if end <= a), len(layers))
+        if i == len(layers):
             layers.append(_Layer())
             ends.append(b)
         layers[i].plans.append(plan)
@@ -289,7 +289,7 @@ def cut_command(
 ) -> CutCommand:
     """The one ffmpeg command that cuts ``plans`` (all of ``source``) into ``workdir`` (which
     must exist; exact mode writes its filter script there). ``media``: the source's probe
-    results (the stored record's), else the file is probed when exact mode needs them."""
+    results (the stored record's), else the file is probed (about 60 ms)."""
     source = Path(source).resolve()
     if not plans:
         raise ValueError("no clips to cut")
@@ -297,21 +297,22 @@ def cut_command(
     end = max(p.end for p in plans)
     head = [require_tool("ffmpeg"), "-nostdin", "-hide_banner", "-v", "error", "-y"]
     unfit: list[tuple[ClipPlan, str]] = []
+    if media is None:  # which audio MP4 takes as it is, the frame rate: from the file
+        from videokit.probe import media_info
+
+        media = media_info(source)
     if options.mode == "copy":
-        offset = max(0.0, start - SEEK_LEAD)
+        # reading starts at the first clip: the copy begins with the first keyframe at or after it
+        offset = max(0.0, start - SNAP_SLACK)
         rate = None
         kept = list(plans)
         spans = [(round((p.start - offset) * 1e6), round((p.end - offset) * 1e6)) for p in kept]
         stop = end + COPY_TAIL
     else:
-        if media is None:
-            from videokit.probe import media_info
-
-            media = media_info(source)
         rate = frame_rate(options.encode, media)
         if rate is None:
             raise InputError(f"{source}: its frame rate is unknown; give the clips one with --fps")
-        first = max(0, math.floor((start - SEEK_LEAD) * rate))
+        first = max(0, math.floor(start * rate) - 1)  # decoding starts a frame before the first clip
         offset = float(first / rate)
         kept, spans = [], []
         for p in plans:
@@ -328,13 +329,15 @@ def cut_command(
         cmd += ["-ss", _seconds(offset)]
     cmd += ["-to", _seconds(stop), "-i", f"file:{source}"]
     layers = _layers(kept, spans) if kept else []
-    audio = options.audio and (options.mode == "copy" or (media is not None and media.has_audio))
+    audio = options.audio and media.has_audio
     if options.mode == "copy":
         audio_args = ["-c:a", "copy"]
-        if media is not None and media.audio_codec and media.audio_codec not in MP4_AUDIO:
+        if media.audio_codec and media.audio_codec not in MP4_AUDIO:
             audio_args = audio_codec_args()  # e.g. Vorbis or PCM: MP4 cannot hold it as it is
         for i, layer in enumerate(layers):
-            times = [_seconds(u / 1e6) for u in layer.bounds]
+            # a keyframe up to SNAP_SLACK before a boundary counts as on it: plans are rounded to the
+            # millisecond, keyframes are not
+            times = [_seconds(max(0.0, u / 1e6 - SNAP_SLACK)) for u in layer.bounds]
             cmd += ["-map", "0:V:0", "-c:v", "copy"]
             cmd += ["-map", "0:a:0?", *audio_args] if audio else ["-an"]
             cmd += ["-sn", "-dn", *_segment_args(i, times)]
@@ -396,8 +399,8 @@ def cut_clips(
     keyframe inside it in copy mode, shorter than a frame, past the video's end) is left out,
     with the reason appended to ``skipped`` when given. ``media``: the source's probe results
     (the stored record's), to spare a probe. InputError (one line) when the source is missing or
-    ffmpeg cannot cut it; DiskFullError when the disk fills (no clip of the failed run is left
-    behind, finished ones stay)."""
+    ffmpeg cannot cut it; DiskFullError when the disk fills. A failed run leaves none of its
+    clips behind."""
     if not plans:
         return []
     source = Path(source)
@@ -443,22 +446,28 @@ def _cut_run(
             _skip(plan, why, skipped)
         if not cmd.layers:
             return []
-        _run(cmd, source, out_dir)
-        return _collect(cmd, out_dir, names, options, skipped)
+        collector = _Collector(cmd, out_dir, names, options)
+        _run(cmd, source, out_dir, collector)
+        clips = collector.commit()
+        for plan, why in collector.finish():
+            _skip(plan, why, skipped)
+        return clips
     except OSError as e:
         raise (stops_batch(e, out_dir) or InputError(f"{source}: {one_line(e)}")) from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _run(cmd: CutCommand, source: Path, out_dir: Path) -> None:
+def _run(cmd: CutCommand, source: Path, out_dir: Path, collector: _Collector) -> None:
+    """Run ``cmd``; meanwhile ``collector`` takes each clip as soon as ffmpeg has finished it
+    (hashing on another core while ffmpeg writes the next)."""
     # ffmpeg's messages go to the system's temporary folder: on a full output disk, a log beside
     # the clips would lose the "No space left on device" that makes the failure a DiskFullError
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd.argv, cwd=cmd.workdir, stdin=subprocess.DEVNULL, stdout=err, stderr=err)
-        # the watchdog is a timer thread so that the wait blocks: Popen.wait(timeout) polls in
-        # sleeps of up to 50 ms, as long as a whole stream-copy cut
-        expired = threading.Event()
+        # the watchdog is a timer, so that the wait blocks: Popen.wait(timeout) polls in sleeps of
+        # up to 50 ms, as long as a whole stream-copy cut
+        expired, done = threading.Event(), threading.Event()
 
         def kill() -> None:
             expired.set()
@@ -466,14 +475,21 @@ def _run(cmd: CutCommand, source: Path, out_dir: Path) -> None:
 
         watchdog = threading.Timer(cmd.timeout, kill)
         watchdog.daemon = True
-        watchdog.start()
+        follower = threading.Thread(target=collector.follow, args=(done,), name="clips-collect", daemon=True)
         try:
+            watchdog.start()
+            follower.start()
             rc = proc.wait()
         finally:
             watchdog.cancel()
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+            done.set()
+            if follower.is_alive():
+                follower.join()
+        if collector.error is not None:
+            raise collector.error
         if expired.is_set():
             raise InputError(
                 f"{source}: ffmpeg did not finish cutting within {cmd.timeout:.0f} s; the file may be damaged"
@@ -487,50 +503,90 @@ def _run(cmd: CutCommand, source: Path, out_dir: Path) -> None:
         raise ffmpeg_failure(source, text, out_dir)
 
 
-def _read_list(path: Path) -> list[tuple[str, float, float]]:
-    try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            return [(row[0], float(row[1]), float(row[2])) for row in csv.reader(fh) if len(row) >= 3]
-    except FileNotFoundError:
-        return []
+class _Collector:
+    """Takes the clips of a running cut: each layer's segment list grows by one line as each
+    segment is finished (its trailer written and flushed, then the line); segment *i + 1* of a
+    layer is the clip beginning at its boundary *i*. A finished clip is checked (it holds
+    frames) and hashed while ffmpeg writes the next; :meth:`commit` renames them into place once
+    ffmpeg has succeeded (the muxer lists a segment even when writing its end failed, on a full
+    disk). The segments between clips are left for the temporary folder's removal."""
 
+    POLL = 0.004  # seconds between looks at the lists while ffmpeg runs
 
-def _collect(
-    cmd: CutCommand,
-    out_dir: Path,
-    names: dict[str, str],
-    options: ClipOptions,
-    skipped: list[tuple[ClipPlan, str]] | None,
-) -> list[Clip]:
-    """Match each plan to its segment (segment i + 1 begins at boundary i), check it holds
-    frames, hash it and rename it to its place."""
-    clips = []
-    for i, layer in enumerate(cmd.layers):
-        rows = _read_list(cmd.workdir / f"L{i}.csv")
-        bounds = layer.bounds
-        index = {u: k for k, u in enumerate(bounds)}
-        for plan, (a, _b) in zip(layer.plans, layer.spans, strict=True):
-            k = index[a] + 1
-            row = rows[k] if k < len(rows) else None
-            if row is None or row[2] <= row[1]:
-                _skip(plan, _why_empty(plan, options), skipped)
-                continue
-            segment = cmd.workdir / row[0]
-            frames = video_frames(segment)
-            if frames is None:
-                frames = _count_frames(segment)
-            if not frames:
-                _skip(plan, _why_empty(plan, options), skipped)
-                continue
-            rel = _relative(names.get(plan.key) or f"{plan.key}.mp4")
-            final = out_dir / rel
+    def __init__(self, cmd: CutCommand, out_dir: Path, names: dict[str, str], options: ClipOptions) -> None:
+        self.cmd, self.out_dir, self.names, self.options = cmd, out_dir, names, options
+        self._ready: list[tuple[ClipPlan, Path, float, float, str, int]] = []
+        self.error: BaseException | None = None
+        # per layer: segment index -> the plan it is, the list's unread bytes, the rows read
+        self._wanted: list[dict[int, ClipPlan]] = []
+        for layer in cmd.layers:
+            index = {u: k for k, u in enumerate(layer.bounds)}
+            self._wanted.append({index[a] + 1: plan for plan, (a, _b) in zip(layer.plans, layer.spans, strict=True)})
+        self._offsets = [0] * len(cmd.layers)
+        self._rows = [0] * len(cmd.layers)
+        self._empty: list[ClipPlan] = []
+
+    def follow(self, done: threading.Event) -> None:
+        """Take finished clips until ``done`` is set, then the rest (run in a thread)."""
+        try:
+            while not done.wait(self.POLL):
+                self._poll()
+            self._poll()
+        except BaseException as e:  # handed to the waiting thread
+            self.error = e
+
+    def commit(self) -> list[Clip]:
+        """Rename the finished clips into place (after ffmpeg succeeded)."""
+        clips = []
+        for plan, segment, start, end, digest, frames in self._ready:
+            rel = _relative(self.names.get(plan.key) or f"{plan.key}.mp4")
+            final = self.out_dir / rel
             final.parent.mkdir(parents=True, exist_ok=True)
-            digest = sha256_file(segment)
             os.replace(segment, final)
-            real_start = round(cmd.offset + row[1], 6)
-            real_end = round(cmd.offset + row[2], 6)
-            clips.append(Clip(plan, rel, real_start, real_end, digest, frames, {"mode": options.mode}))
-    return clips
+            real = (round(self.cmd.offset + start, 6), round(self.cmd.offset + end, 6))
+            clips.append(Clip(plan, rel, *real, digest, frames, {"mode": self.options.mode}))
+        self._ready = []
+        return clips
+
+    def finish(self) -> list[tuple[ClipPlan, str]]:
+        """The plans that gave no clip, with the reason (after the run)."""
+        left = [p for wanted in self._wanted for p in wanted.values()] + self._empty
+        self._wanted = [{} for _ in self._wanted]
+        return [(p, _why_empty(p, self.options)) for p in sorted(left, key=lambda p: (p.start, p.end))]
+
+    def _poll(self) -> None:
+        for layer, wanted in enumerate(self._wanted):
+            if wanted:
+                for k, name, start, end in self._new_rows(layer):
+                    plan = wanted.pop(k, None)
+                    if plan is not None:
+                        self._take(plan, name, start, end)
+
+    def _new_rows(self, layer: int) -> list[tuple[int, str, float, float]]:
+        try:
+            with open(self.cmd.workdir / f"L{layer}.csv", "rb") as fh:
+                fh.seek(self._offsets[layer])
+                data = fh.read()
+        except FileNotFoundError:
+            return []
+        complete = data[: data.rfind(b"\n") + 1]
+        self._offsets[layer] += len(complete)
+        rows = []
+        for row in csv.reader(io.StringIO(complete.decode("utf-8", "replace"), newline="")):
+            if len(row) >= 3:
+                rows.append((self._rows[layer], row[0], float(row[1]), float(row[2])))
+                self._rows[layer] += 1
+        return rows
+
+    def _take(self, plan: ClipPlan, name: str, start: float, end: float) -> None:
+        segment = self.cmd.workdir / name
+        frames = video_frames(segment) if end > start else 0
+        if frames is None:
+            frames = _count_frames(segment)
+        if not frames:
+            self._empty.append(plan)
+            return
+        self._ready.append((plan, segment, start, end, sha256_file(segment), frames))
 
 
 def _why_empty(plan: ClipPlan, options: ClipOptions) -> str:

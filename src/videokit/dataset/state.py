@@ -6,6 +6,7 @@ Everything lives in the hidden folder ``OUT/.videokit/``::
     lock           held (flock) by the one build writing the folder
     clips/         every cut clip once, named <clip key>.mp4 (formats hard-link them into their layout)
     clips.jsonl    the journal: one line per finished clip (key, SHA-256, real span, frames, size)
+    outputs.txt    the files builds wrote or placed in OUT (noted before they are written)
 
 A clip is in the journal only once its file is whole in ``clips/`` (the cutter writes under a
 temporary name and renames), so a build killed at any moment and run again cuts only what the
@@ -29,7 +30,7 @@ from typing import IO, Any
 
 from videokit.dataset.model import Clip, ClipPlan
 from videokit.errors import UsageError
-from videokit.tempfiles import is_stale, owner, remove_stale, temp_path
+from videokit.tempfiles import is_stale, remove_stale, temp_path
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,7 @@ class DatasetFolder:
         self.dir = out / STATE_DIR
         self.pool = self.dir / "clips"
         self.journal_path = self.dir / "clips.jsonl"
+        self.outputs_path = self.dir / "outputs.txt"  # every file a build wrote or placed, relative to OUT
         self._lock = lock
         self._journal: IO[str] | None = None
         self.state: dict[str, Any] = {}
@@ -135,7 +137,6 @@ class DatasetFolder:
                 "cut_hash": cut_hash,
                 "settings": settings,
                 "complete": False,
-                "formats": {},
             }
             self.save()
         else:
@@ -157,18 +158,21 @@ class DatasetFolder:
         return data
 
     def _wipe(self, keep_clips: bool) -> None:
-        """Remove the previous dataset (everything in OUT but the lock, and the cut clips when
-        they are still valid)."""
-        keep = {self.dir / "lock"}
-        if keep_clips:
-            keep |= {self.pool, self.journal_path}
-        for entry in list(self.out.iterdir()):
-            if entry == self.dir:
-                for inner in list(entry.iterdir()):
-                    if inner not in keep:
-                        _remove(inner)
-            else:
-                _remove(entry)
+        """Remove the previous dataset: the files its builds wrote, and its state but the lock
+        (and the cut clips when they are still valid). Files videokit did not write stay."""
+        for path in self._outputs():
+            path.unlink(missing_ok=True)
+        keep = {self.dir / "lock"} | ({self.pool, self.journal_path} if keep_clips else set())
+        for inner in list(self.dir.iterdir()):
+            if inner not in keep:
+                _remove(inner)
+        for dirpath, _dirnames, _filenames in sorted(os.walk(self.out), key=lambda t: -len(t[0])):
+            here = Path(dirpath)
+            if here != self.out and self.dir not in (here, *here.parents):
+                try:
+                    here.rmdir()
+                except OSError:
+                    pass  # not empty
         log.info(
             "%s: replaced the previous dataset (--overwrite)%s", self.out, "; cut clips kept" if keep_clips else ""
         )
@@ -255,30 +259,57 @@ class DatasetFolder:
             raise
         return True
 
+    # -- what the dataset is made of -----------------------------------------------------
+    def will_write(self, paths: Iterable[Path]) -> None:
+        """Note files about to be written or placed in the folder (before they are), so that a
+        later build removes them when they no longer belong, even after a kill."""
+        lines = [self._relative(p) + "\n" for p in paths]
+        if lines:
+            with open(self.outputs_path, "a", encoding="utf-8") as fh:
+                fh.write("".join(lines))
+                fh.flush()
+                os.fsync(fh.fileno())
+
     def prune(self, keep: set[Path]) -> int:
-        """Remove from the folder (its state folder aside) every file this build did not write
-        or place: left by an earlier build of another library state, or by a killed run (a
-        live process's temporary files are left alone); then the folders left empty. ``keep``
-        holds files and folders (kept whole). Returns how many files were removed."""
+        """Remove the files an earlier build (or this one) wrote that are not in ``keep`` (the
+        files of the dataset as built now: a clip whose split changed with the library, the
+        loose input of a format's shards), the temporary files of killed runs, and the folders
+        left empty; then note ``keep`` as the dataset's files. A file videokit did not write is
+        never removed. Returns how many files were removed."""
         removed = 0
-        for dirpath, dirnames, filenames in os.walk(self.out, topdown=True):
-            here = Path(dirpath)
-            dirnames[:] = [d for d in dirnames if here / d != self.dir and here / d not in keep]
-            for name in filenames:
-                path = here / name
-                if path in keep or (owner(path) is not None and not is_stale(path)):
-                    continue
-                path.unlink(missing_ok=True)
+        for path in self._outputs():
+            if path not in keep and path.is_file():
+                path.unlink()
                 removed += 1
+        for dirpath, dirnames, filenames in os.walk(self.out):
+            here = Path(dirpath)
+            dirnames[:] = [d for d in dirnames if here / d != self.dir]
+            for name in filenames:
+                if is_stale(here / name):  # a kill's leftover: .<name>.tmp-<host>-<pid>-...
+                    (here / name).unlink(missing_ok=True)
         for dirpath, _dirnames, _filenames in sorted(os.walk(self.out), key=lambda t: -len(t[0])):
             here = Path(dirpath)
-            if here == self.out or any(p == self.dir or p in keep for p in (here, *here.parents)):
-                continue
-            try:
-                here.rmdir()
-            except OSError:
-                pass  # not empty
+            if here != self.out and self.dir not in (here, *here.parents):
+                try:
+                    here.rmdir()
+                except OSError:
+                    pass  # not empty
+        write_atomic(self.outputs_path, "".join(sorted(self._relative(p) + "\n" for p in keep)))
         return removed
+
+    def _outputs(self) -> Iterator[Path]:
+        try:
+            fh = open(self.outputs_path, encoding="utf-8")  # noqa: SIM115
+        except FileNotFoundError:
+            return
+        with fh:
+            for line in fh:
+                rel = line.rstrip("\n")
+                if rel and not rel.startswith("/") and ".." not in Path(rel).parts:
+                    yield self.out / rel
+
+    def _relative(self, path: Path) -> str:
+        return path.relative_to(self.out).as_posix()
 
 
 def _done_dict(d: Done) -> dict[str, Any]:
