@@ -219,6 +219,22 @@ def test_exact_mode_frame_rate_and_no_audio(video: Path, tmp_path: Path) -> None
         assert stream["r_frame_rate"] == "10/1" and stream["height"] == 240  # never scaled up
 
 
+def test_exact_mode_on_a_variable_frame_rate_source(tmp_path: Path) -> None:
+    """A third of the frames dropped: the average rate is 3840000/239239 fps (as in a real
+    variable-rate phone clip). Clips go on a grid close to it; that rate itself as the time base
+    gave MP4 edit lists that hid the first frame of a clip."""
+    vfr = tmp_path / "vfr.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=160x120:rate=24000/1001",
+           "-vf", "trim=end_frame=239,select='not(eq(mod(n\\,3)\\,2))'", "-fps_mode", "vfr",
+           "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(vfr))  # fmt: skip
+    media = media_info(vfr)
+    assert media.fps_rational == "3840000/239239"
+    plans = plans_of(vfr, [(0.5, 2.0), (2.0, 4.0), (4.0, 6.0)])
+    clips = cut_clips(vfr, plans, tmp_path / "out", {}, ClipOptions(mode="exact"), media=media)
+    assert [c.frames for c in clips] == [24, 32, 32]
+    assert [decoded_frames(tmp_path / "out" / c.path) for c in clips] == [24, 32, 32]
+
+
 def test_a_clip_shorter_than_a_frame_is_skipped_with_the_reason(video: Path, tmp_path: Path) -> None:
     skipped: list[tuple[ClipPlan, str]] = []
     plans = plans_of(video, [(1.001, 1.002), (2.0, 3.0)])

@@ -19,7 +19,17 @@ from videokit.errors import ConfigError, StoreError, UsageError
 from videokit.logs import setup_logging
 
 # modules under videokit._cli that define a ``commands`` list of click commands
-_COMMAND_MODULES = ["core", "scenes", "rules", "analysis", "batch", "migrate", "dataset", "dataset_dupes", "dataset_tools"]
+_COMMAND_MODULES = [
+    "core",
+    "scenes",
+    "rules",
+    "analysis",
+    "batch",
+    "migrate",
+    "dataset",
+    "dataset_dupes",
+    "dataset_tools",
+]
 
 
 @dataclass

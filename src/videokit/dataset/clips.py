@@ -511,7 +511,8 @@ class _Collector:
     ffmpeg has succeeded (the muxer lists a segment even when writing its end failed, on a full
     disk). The segments between clips are left for the temporary folder's removal."""
 
-    POLL = 0.004  # seconds between looks at the lists while ffmpeg runs
+    POLL = 0.004  # seconds between looks at the lists while ffmpeg runs, after a change...
+    POLL_MAX = 0.1  # ...doubling up to this while nothing changes (a long encode)
 
     def __init__(self, cmd: CutCommand, out_dir: Path, names: dict[str, str], options: ClipOptions) -> None:
         self.cmd, self.out_dir, self.names, self.options = cmd, out_dir, names, options
@@ -529,8 +530,9 @@ class _Collector:
     def follow(self, done: threading.Event) -> None:
         """Take finished clips until ``done`` is set, then the rest (run in a thread)."""
         try:
-            while not done.wait(self.POLL):
-                self._poll()
+            wait = self.POLL
+            while not done.wait(wait):
+                wait = self.POLL if self._poll() else min(2 * wait, self.POLL_MAX)
             self._poll()
         except BaseException as e:  # handed to the waiting thread
             self.error = e
@@ -554,17 +556,25 @@ class _Collector:
         self._wanted = [{} for _ in self._wanted]
         return [(p, _why_empty(p, self.options)) for p in sorted(left, key=lambda p: (p.start, p.end))]
 
-    def _poll(self) -> None:
+    def _poll(self) -> bool:
+        """Take what the lists show finished; whether they had grown."""
+        grown = False
         for layer, wanted in enumerate(self._wanted):
             if wanted:
-                for k, name, start, end in self._new_rows(layer):
+                rows = self._new_rows(layer)
+                grown = grown or bool(rows)
+                for k, name, start, end in rows:
                     plan = wanted.pop(k, None)
                     if plan is not None:
                         self._take(plan, name, start, end)
+        return grown
 
     def _new_rows(self, layer: int) -> list[tuple[int, str, float, float]]:
+        path = self.cmd.workdir / f"L{layer}.csv"
         try:
-            with open(self.cmd.workdir / f"L{layer}.csv", "rb") as fh:
+            if path.stat().st_size <= self._offsets[layer]:
+                return []
+            with open(path, "rb") as fh:
                 fh.seek(self._offsets[layer])
                 data = fh.read()
         except FileNotFoundError:

@@ -46,13 +46,14 @@ class EncodeOptions:
 
 
 def frame_rate(options: EncodeOptions, media: MediaInfo | None) -> Fraction | None:
-    """The output frame rate: the one asked for, else the source's (exact, e.g. 30000/1001);
-    None when neither is known."""
+    """The output frame rate: the one asked for, else the source's (30000/1001 stays exact);
+    None when neither is known. Denominators are kept at most 1001: a variable-rate source's
+    average (3840000/239239) as a time base gives MP4 edit lists that hide a clip's first frame."""
     if options.fps is not None:
         return Fraction(options.fps).limit_denominator(1001)
     if media is not None and media.fps_rational:
         try:
-            rate = Fraction(media.fps_rational)
+            rate = Fraction(media.fps_rational).limit_denominator(1001)
         except (ValueError, ZeroDivisionError):
             rate = None
         if rate and rate > 0:
