@@ -18,6 +18,7 @@ proportional to the duration and a stall limit when no frame arrives.
 from __future__ import annotations
 
 import fcntl
+import functools
 import io
 import logging
 import os
@@ -190,7 +191,7 @@ class Decoder:
         if self.fast and self.info.codec in FAST_CODECS:
             # the decoder skips the in-loop deblocking filter: ~20 % less decode work at 720p;
             # the reference frames drift slightly from the true picture, which the 64-px detection
-            # frames barely see. Not for VP9: there the drift made two false dissolves in
+            # frames barely see. Not for VP8 or VP9: on VP8 the drift made two false dissolves in
             # big_buck_bunny_0_30 (adaptive mode).
             cmd += ["-skip_loop_filter", "all"]
         cmd += ["-i", str(self.path), "-an", "-sn", "-dn"]
@@ -206,9 +207,10 @@ class Decoder:
             graph = f"[0:v:0]{det}[d]"
         # the detection frames (buffered: ~5 frames per pipe write) and their times (flushed per
         # frame, so a frame's time is on its pipe by the time the frame is read); the encoder keeps
-        # the input stream's time base, so the listed pts are the decoder's, unrounded
+        # the graph's time base, so the listed pts are the decoder's, unrounded
         tee = f"[f=rawvideo:flush_packets=0]pipe\\:1|[f=framecrc:flush_packets=1]pipe\\:{times_fd}"
-        cmd += ["-filter_complex", graph, "-map", "[d]", "-fps_mode", "passthrough", "-enc_time_base", "-1"]
+        cmd += ["-filter_complex", graph, "-map", "[d]", "-fps_mode", "passthrough"]
+        cmd += ["-enc_time_base", _graph_time_base(self.ffmpeg)]
         cmd += ["-c:v", "rawvideo", "-f", "tee", tee]
         if pictures:
             cmd += ["-map", "[p]", "-fps_mode", "passthrough", "-f", "rawvideo", f"pipe:{picture_fd}"]
@@ -397,6 +399,20 @@ class Decoder:
 
 
 _NOPTS = -(1 << 63)
+
+
+@functools.lru_cache(maxsize=4)
+def _graph_time_base(ffmpeg: str) -> str:
+    """The ``-enc_time_base`` value that keeps the filter graph's time base (not the default
+    1/frame rate, which rounds variable-rate times): ``filter`` since FFmpeg 6.1; before it, ``-1``
+    (the demuxer's: the same for our graphs, which change no time base); FFmpeg 9.0 refuses ``-1``.
+    Builds whose version does not parse (git snapshots) are taken as recent."""
+    try:
+        out = subprocess.run([ffmpeg, "-hide_banner", "-version"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return "filter"
+    m = re.search(r"version n?(\d+)\.(\d+)", out)
+    return "-1" if m and (int(m[1]), int(m[2])) < (6, 1) else "filter"
 
 
 class _Times:
