@@ -488,8 +488,6 @@ def _run(cmd: CutCommand, source: Path, out_dir: Path, collector: _Collector) ->
             done.set()
             if follower.is_alive():
                 follower.join()
-        if collector.error is not None:
-            raise collector.error
         if expired.is_set():
             raise InputError(
                 f"{source}: ffmpeg did not finish cutting within {cmd.timeout:.0f} s; the file may be damaged"
@@ -501,6 +499,8 @@ def _run(cmd: CutCommand, source: Path, out_dir: Path, collector: _Collector) ->
             codec = text.split("Could not find tag for codec", 1)[1].split()[0]
             raise InputError(f"{source}: its {codec} stream cannot be copied into MP4 clips; use --mode exact")
         raise ffmpeg_failure(source, text, out_dir)
+    if collector.error is not None:
+        raise collector.error
 
 
 class _Collector:
@@ -511,8 +511,7 @@ class _Collector:
     ffmpeg has succeeded (the muxer lists a segment even when writing its end failed, on a full
     disk). The segments between clips are left for the temporary folder's removal."""
 
-    POLL = 0.004  # seconds between looks at the lists while ffmpeg runs, after a change...
-    POLL_MAX = 0.1  # ...doubling up to this while nothing changes (a long encode)
+    POLL = 0.004  # seconds between looks at the lists (a stat() each) while ffmpeg runs
 
     def __init__(self, cmd: CutCommand, out_dir: Path, names: dict[str, str], options: ClipOptions) -> None:
         self.cmd, self.out_dir, self.names, self.options = cmd, out_dir, names, options
@@ -530,9 +529,8 @@ class _Collector:
     def follow(self, done: threading.Event) -> None:
         """Take finished clips until ``done`` is set, then the rest (run in a thread)."""
         try:
-            wait = self.POLL
-            while not done.wait(wait):
-                wait = self.POLL if self._poll() else min(2 * wait, self.POLL_MAX)
+            while not done.wait(self.POLL):
+                self._poll()
             self._poll()
         except BaseException as e:  # handed to the waiting thread
             self.error = e
@@ -556,18 +554,14 @@ class _Collector:
         self._wanted = [{} for _ in self._wanted]
         return [(p, _why_empty(p, self.options)) for p in sorted(left, key=lambda p: (p.start, p.end))]
 
-    def _poll(self) -> bool:
-        """Take what the lists show finished; whether they had grown."""
-        grown = False
+    def _poll(self) -> None:
+        """Take what the lists show finished."""
         for layer, wanted in enumerate(self._wanted):
             if wanted:
-                rows = self._new_rows(layer)
-                grown = grown or bool(rows)
-                for k, name, start, end in rows:
+                for k, name, start, end in self._new_rows(layer):
                     plan = wanted.pop(k, None)
                     if plan is not None:
                         self._take(plan, name, start, end)
-        return grown
 
     def _new_rows(self, layer: int) -> list[tuple[int, str, float, float]]:
         path = self.cmd.workdir / f"L{layer}.csv"
