@@ -128,6 +128,14 @@ def _truncate(text: str, max_bytes: int) -> str:
     return text
 
 
+def clips_by_split(clips: Iterable[Clip]) -> dict[str, list[Clip]]:
+    """The clips of each split, in :func:`sorted_clips` order."""
+    out: dict[str, list[Clip]] = {}
+    for clip in sorted_clips(clips):
+        out.setdefault(split_of(clip.plan), []).append(clip)
+    return out
+
+
 def split_of(plan: ClipPlan) -> str:
     """The clip's split (``train`` when none was given)."""
     return plan.split or DEFAULT_SPLIT

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import json
-from collections import defaultdict
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -21,10 +20,10 @@ from videokit.dataset.formats.base import (
     DatasetInfo,
     atomic_path,
     clip_metadata,
+    clips_by_split,
     labels_of,
     relative,
     safe_name,
-    sorted_clips,
     split_of,
 )
 from videokit.dataset.model import Clip, ClipPlan
@@ -62,9 +61,7 @@ class FolderFormat(DatasetFormat):
         return f"{safe_name(split_of(plan))}/{safe_name(labels_of(plan)[0])}/{plan.key}.mp4"
 
     def write(self, clips: list[Clip], records: Mapping[str, Record], out: Path, info: DatasetInfo) -> list[str]:
-        by_split: dict[str, list[Clip]] = defaultdict(list)
-        for clip in sorted_clips(clips):
-            by_split[split_of(clip.plan)].append(clip)
+        by_split = clips_by_split(clips)
         written = []
         for split in sorted(by_split):
             folder = safe_name(split)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import math
 import re
-from collections import defaultdict
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 
@@ -23,9 +22,9 @@ from videokit.dataset.formats.base import (
     DatasetFormat,
     DatasetInfo,
     atomic_path,
+    clips_by_split,
     labels_of,
     safe_name,
-    sorted_clips,
     split_of,
     youtube_id,
 )
@@ -53,9 +52,7 @@ class KineticsFormat(DatasetFormat):
         return f"{safe_name(split_of(plan))}/{safe_name(labels_of(plan)[0])}/{safe_name(vid)}_{start:06d}_{end:06d}.mp4"
 
     def write(self, clips: list[Clip], records: Mapping[str, Record], out: Path, info: DatasetInfo) -> list[str]:
-        by_split: dict[str, list[Clip]] = defaultdict(list)
-        for clip in sorted_clips(clips):
-            by_split[split_of(clip.plan)].append(clip)
+        by_split = clips_by_split(clips)
         written = []
         for split in sorted(by_split):
             name = f"{safe_name(split)}.csv"

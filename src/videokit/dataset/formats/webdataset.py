@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections import defaultdict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -25,9 +24,9 @@ from videokit.dataset.formats.base import (
     DatasetFormat,
     DatasetInfo,
     clip_metadata,
+    clips_by_split,
     require,
     safe_name,
-    sorted_clips,
     split_of,
     write_text,
 )
@@ -63,9 +62,7 @@ class WebDatasetFormat(DatasetFormat):
 
     def write(self, clips: list[Clip], records: Mapping[str, Record], out: Path, info: DatasetInfo) -> list[str]:
         wds = require("webdataset", "the webdataset format")
-        by_split: dict[str, list[Clip]] = defaultdict(list)
-        for clip in sorted_clips(clips):
-            by_split[split_of(clip.plan)].append(clip)
+        by_split = clips_by_split(clips)
         written: list[str] = []
         for split in sorted(by_split):
             folder = safe_name(split)
