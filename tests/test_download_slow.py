@@ -7,6 +7,7 @@ drips (or never answers); another process fetching the same URL is waited for an
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import signal
@@ -123,7 +124,8 @@ def test_the_deadline_also_bounds_progress_that_keeps_resetting_retries(
 ) -> None:
     http_server.add_file("/cut.mp4", video_bytes, drop_after=1)
     start = time.monotonic()
-    with pytest.raises(TransientError, match=r"Deadline=1\.5s \(\d+ bytes received; last attempt: connection"):
+    # the deadline may fall during an attempt or between two (then the last attempt is named)
+    with pytest.raises(TransientError, match=r"Deadline=1\.5s \(\d+ bytes received"):
         fetch(http_server.url("/cut.mp4"), tmp_path, opts(MinSpeedKBps=0, Deadline=1.5))
     assert time.monotonic() - start < 4
 
@@ -158,6 +160,7 @@ def test_the_speed_rule_looks_at_the_last_window_only(tmp_path: Path) -> None:
         pace.check()
 
 
+@pytest.mark.filterwarnings("ignore:unclosed <socket.socket:ResourceWarning")  # yt-dlp's stopped response
 def test_a_page_video_dripping_one_byte_a_second_fails_too(
     http_server: TestServer, video_bytes: bytes, tmp_path: Path
 ) -> None:
@@ -171,8 +174,12 @@ def test_a_page_video_dripping_one_byte_a_second_fails_too(
     msg = str(exc.value)
     assert msg.startswith(url) and "\n" not in msg
     assert "slower than [Download] MinSpeedKBps=1 over the last 3s" in msg
+    gc.collect()
 
 
+# yt-dlp leaves the response it was reading unclosed when the progress hook stops it (as in
+# tests/test_download.py's 503 page test); collected here, where that third-party warning is expected.
+@pytest.mark.filterwarnings("ignore:unclosed <socket.socket:ResourceWarning")
 def test_a_page_video_past_the_deadline_fails(http_server: TestServer, video_bytes: bytes, tmp_path: Path) -> None:
     http_server.add_file("/media/long.mp4", video_bytes, chunk_size=4096, chunk_delay=0.1)  # 40 KB/s
     http_server.add_video_page("/watch.html", "/media/long.mp4", title="Long", form="video")
@@ -180,6 +187,7 @@ def test_a_page_video_past_the_deadline_fails(http_server: TestServer, video_byt
     with pytest.raises(TransientError, match=r"not finished within \[Download\] Deadline=1\.5s"):
         fetch(http_server.url("/watch.html"), tmp_path, opts(Deadline=1.5))
     assert time.monotonic() - start < 5
+    gc.collect()
 
 
 @pytest.fixture
