@@ -850,3 +850,12 @@ def validate(path: Path | str) -> ValidationReport:
 
 
 __all__ += ["ConvertReport", "EncodeOptions", "ValidationReport", "convert", "validate"]
+
+
+# -- search: transcripts, embeddings, moments (Step 8) -------------------------------------------
+
+
+# -- the service: API keys (Step 9) --------------------------------------------------------------
+
+
+# -- cloud storage (Step 11) ---------------------------------------------------------------------

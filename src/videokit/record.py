@@ -211,6 +211,58 @@ class Analysis:
 
 
 @dataclass(slots=True)
+class TranscriptSegment:
+    """One time-stamped piece of what is said (seconds from the start of the video)."""
+
+    start: float
+    end: float
+    text: str
+    confidence: float | None = None  # 0..1 (exp of the mean token log-probability); None for subtitles
+
+
+@dataclass(slots=True)
+class Transcript:
+    """What is said in a video: from a speech model or from a subtitle stream of the file."""
+
+    origin: str  # "model:faster-whisper/<model>" | "subtitles:<stream index>:<language>"
+    language: str | None = None  # ISO 639-1 where known
+    language_probability: float | None = None
+    segments: list[TranscriptSegment] = field(default_factory=list)
+    model: str | None = None
+    srt: str | None = None  # path relative to the library folder
+    vtt: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return " ".join(s.text.strip() for s in self.segments if s.text.strip())
+
+
+@dataclass(slots=True)
+class Passage:
+    """A piece of a record's text that search can land on: the title and description, the
+    analysis description, one scene's description, a transcript chunk, the OCR text.
+    ``start``/``end`` (seconds) are set for scenes and transcript chunks (moments)."""
+
+    kind: str  # title | analysis | scene | transcript | ocr
+    ref: str  # scene index, chunk index, or "" for whole-video passages
+    text: str
+    start: float | None = None
+    end: float | None = None
+    vector: list[float] | None = None  # only in flight; stores keep vectors in their index
+
+
+@dataclass(slots=True)
+class Embeddings:
+    """The record's passages and which model embedded them (the store keeps the vectors)."""
+
+    model: str
+    dim: int
+    passages: list[Passage] = field(default_factory=list)
+    digest: str | None = None  # hash of the passages' texts: a changed text means re-embedding
+
+
+@dataclass(slots=True)
 class StageError:
     stage: str
     message: str
@@ -234,6 +286,8 @@ class Record:
     analysis: Analysis | None = None
     tags: list[Tag] = field(default_factory=list)
     classification: Classification | None = None
+    transcript: Transcript | None = None
+    embeddings: Embeddings | None = None
     errors: list[StageError] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     added_at: str = field(default_factory=utcnow)
@@ -327,4 +381,8 @@ _FIELD_TYPES: dict[tuple[type, str], type] = {
     (Scene, "boundary"): Boundary,
     (Analysis, "sentiment"): Sentiment,
     (Analysis, "tags"): Tag,
+    (Record, "transcript"): Transcript,
+    (Transcript, "segments"): TranscriptSegment,
+    (Record, "embeddings"): Embeddings,
+    (Embeddings, "passages"): Passage,
 }

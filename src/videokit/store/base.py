@@ -36,6 +36,27 @@ class Query:
     ids: list[str] | None = None
     limit: int | None = None
     offset: int = 0
+    # How ``text`` is matched: "text" (full-text index), "semantic" (embeddings), "hybrid" (both,
+    # fused by reciprocal rank). None means hybrid where the library has embeddings, else text.
+    mode: str | None = None
+    # The embedding of ``text`` (filled by the library API, which owns the model) and its model id.
+    vector: list[float] | None = None
+    vector_model: str | None = None
+
+
+@dataclass(slots=True)
+class Moment:
+    """A place in a video that matches a search: a scene or a transcript chunk (with its time
+    range) or a whole-video passage (title, description, OCR: no times), best first."""
+
+    video_id: str
+    kind: str  # scene | transcript | title | analysis | ocr
+    ref: str
+    text: str
+    score: float
+    start: float | None = None
+    end: float | None = None
+    title: str | None = None
 
 
 class Store(abc.ABC):
