@@ -855,6 +855,9 @@ __all__ += ["ConvertReport", "EncodeOptions", "ValidationReport", "convert", "va
 # -- search: transcripts, embeddings, moments (Step 8) -------------------------------------------
 
 
+# -- reindex (Step 8) ----------------------------------------------------------------------------
+
+
 # -- the service: API keys (Step 9) --------------------------------------------------------------
 
 
