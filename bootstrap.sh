@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # videokit's two Quickstart commands, on a fresh Debian/Ubuntu machine with Python 3.11 (root or sudo):
 #
-#   bash bootstrap.sh demo   # set up, generate two sample videos, process them into demo/library, search it
+#   bash bootstrap.sh demo   # set up, generate three sample videos, process them into demo/library, search it
 #   bash bootstrap.sh test   # set up everything (incl. CPU torch + transformers), run lint + the whole suite
 #
-# Each installs what it needs and only that: ffmpeg, tesseract, redis and python3-venv through apt
-# when missing, then a virtualenv in .venv (kept between runs; re-installed when pyproject.toml changes).
+# Each installs what it needs and only that: ffmpeg, tesseract, espeak-ng (speech for sample and test
+# videos) and python3-venv through apt when missing (the tests also redis, chromium and chromium-driver),
+# then a virtualenv in .venv (kept between runs; re-installed when pyproject.toml changes).
 # Needs nothing but bash, apt and Python 3.11 (no make). Extra pytest arguments: PYTEST_ARGS="-k scenes".
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -19,7 +20,7 @@ sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 system() {
     local missing="" tool
-    for tool in ffmpeg:ffmpeg tesseract:tesseract-ocr redis-server:redis-server fc-match:fonts-dejavu-core; do
+    for tool in ffmpeg:ffmpeg tesseract:tesseract-ocr espeak-ng:espeak-ng fc-match:fonts-dejavu-core "$@"; do
         command -v "${tool%%:*}" >/dev/null 2>&1 || missing="$missing ${tool#*:}"
     done
     "$PYTHON" -c "import ensurepip, venv" >/dev/null 2>&1 || missing="$missing python3-venv"
@@ -40,16 +41,20 @@ venv() {
 
 fresh() { [ -f "$VENV/$1" ] && [ "$VENV/$1" -nt pyproject.toml ]; }
 
-# The demo needs no torch: the default analyzer is the CPU-only builtin one.
+# The demo runs the default pipeline: the CPU builtin analyzer, transcription and embeddings (whose
+# sentence-transformers needs torch: the CPU wheel first, the rest constrained so nothing pulls CUDA).
 venv_demo() {
     system
     venv
-    fresh .demo || { "$BIN/pip" install -q -c constraints.txt -e ".[builtin]" && touch "$VENV/.demo"; }
+    fresh .demo || {
+        "$BIN/pip" install -q torch==2.13.0
+        "$BIN/pip" install -q -c constraints.txt -e ".[builtin,search,web]"
+        touch "$VENV/.demo"
+    }
 }
 
-# torch first (the CPU wheel), then the rest constrained so nothing pulls a CUDA build.
 venv_dev() {
-    system
+    system redis-server:redis-server chromium:chromium chromedriver:chromium-driver
     venv
     fresh .dev || {
         "$BIN/pip" install -q torch==2.13.0
@@ -65,6 +70,9 @@ demo)
     "$BIN/videokit" --library "$LIB" run demo/media
     "$BIN/videokit" --library "$LIB" search --json
     "$BIN/videokit" --library "$LIB" search harbour
+    "$BIN/videokit" --library "$LIB" search --moments "how should I keep bread fresh"
+    echo
+    echo "Browse it in the web UI:  $BIN/videokit --library $LIB serve   (then open the sign-in link it prints)"
     ;;
 test)
     venv_dev

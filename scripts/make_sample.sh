@@ -20,4 +20,13 @@ ff -f lavfi -i "color=c=0x101018:size=640x360:rate=25:duration=5,noise=alls=8:al
    -f lavfi -i "testsrc=size=640x360:rate=25:duration=5" \
    -filter_complex "[0:v][1:v]xfade=transition=dissolve:duration=1:offset=3,format=yuv420p[v]" \
    -map "[v]" -c:v libx264 -preset veryfast -metadata title="Night street" "$out/night_street.mp4"
+# 3) a narrated kitchen clip: speech synthesised with espeak-ng over a test pattern
+tmp=$(mktemp -d)
+espeak-ng -s 150 -w "$tmp/speech.wav" "Welcome to the bakery. Today we bake a simple country loaf. \
+Knead the dough for ten minutes, then let it rise until it doubles. \
+Keep the finished loaf in a cloth bag, so the crust stays crisp for days."
+ff -f lavfi -i "testsrc2=size=640x360:rate=25" -i "$tmp/speech.wav" \
+   -map 0:v -map 1:a -c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac -shortest \
+   -metadata title="Baking a country loaf" "$out/bakery_lesson.mp4"
+rm -rf "$tmp"
 echo "$out"
