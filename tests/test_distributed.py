@@ -263,16 +263,16 @@ def test_gpu_analysis_goes_to_the_gpu_queue_only_with_the_qwen_backend() -> None
     qwen = load_config(env={}, overrides={("Analysis", "Backend"): "qwen"})
     assert stage_groups(qwen) == [
         ("io", ["fetch"]),
-        ("cpu", ["identify", "probe", "scenes"]),
+        ("cpu", ["identify", "probe", "scenes", "transcribe"]),
         ("gpu", ["analyze"]),
-        ("cpu", ["tag", "classify", "store"]),
+        ("cpu", ["tag", "classify", "embed", "store"]),
     ]
     builtin = load_config(env={})
     assert stage_groups(builtin) == [
         ("io", ["fetch"]),
-        ("cpu", ["identify", "probe", "scenes", "analyze", "tag", "classify", "store"]),
+        ("cpu", ["identify", "probe", "scenes", "transcribe", "analyze", "tag", "classify", "embed", "store"]),
     ]
     assert stage_groups(builtin, skip=["scenes", "analyze"])[1] == (
         "cpu",
-        ["identify", "probe", "tag", "classify", "store"],
+        ["identify", "probe", "transcribe", "tag", "classify", "embed", "store"],
     )

@@ -66,14 +66,19 @@ def test_readme_shows_the_example_package_the_tests_install() -> None:
 
 def test_plugin_stage_is_placed_where_it_declares(plugin: Path) -> None:
     names = [s.name for s in build_pipeline(load_config(env={})).stages]
-    assert names == ["fetch", "identify", "probe", "aspect", "scenes", "analyze", "tag", "classify", "store"]
+    assert names == [
+        *("fetch", "identify", "probe", "aspect", "scenes", "transcribe"),
+        *("analyze", "tag", "classify", "embed", "store"),
+    ]
     # optional like a built-in optional stage
     assert "aspect" not in [s.name for s in build_pipeline(load_config(env={}), skip=["aspect"]).stages]
 
 
 def test_without_the_plugin_nothing_is_added() -> None:
     names = [s.name for s in build_pipeline(load_config(env={})).stages]
-    assert names == ["fetch", "identify", "probe", "scenes", "analyze", "tag", "classify", "store"]
+    assert names == [
+        *("fetch", "identify", "probe", "scenes", "transcribe", "analyze", "tag", "classify", "embed", "store")
+    ]
     with pytest.raises(ConfigError, match="unknown key 'Greeting'|unknown section"):
         _config_file_with("[Hello]\nGreeting = hi\n")
 

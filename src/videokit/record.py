@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -347,22 +348,27 @@ class Record:
         return cls.from_dict(json.loads(text))
 
 
+@functools.cache
+def _fields_of(tp: type) -> tuple[tuple[str, type | None], ...]:
+    """(field name, its nested dataclass type or None) of ``tp``, worked out once per type."""
+    return tuple((f.name, _FIELD_TYPES.get((tp, f.name))) for f in dataclasses.fields(tp))
+
+
 def _build(tp: type[T], data: Any) -> T:
     """Rebuild a dataclass tree from plain dicts, ignoring unknown keys (forward compat)."""
     if data is None:
         return None  # type: ignore[return-value]
     kwargs = {}
-    for f in dataclasses.fields(tp):  # type: ignore[arg-type]
-        if f.name not in data:
+    for name, sub in _fields_of(tp):
+        if name not in data:
             continue
-        value = data[f.name]
-        sub = _FIELD_TYPES.get((tp, f.name))
+        value = data[name]
         if sub is not None and value is not None:
             if isinstance(value, list):
                 value = [_build(sub, v) for v in value]
             else:
                 value = _build(sub, value)
-        kwargs[f.name] = value
+        kwargs[name] = value
     return tp(**kwargs)  # type: ignore[call-arg]
 
 

@@ -13,9 +13,11 @@ from videokit.errors import InputError, VideokitError
 from videokit.hashing import sha256_file
 from videokit.inputs import check_local
 from videokit.net import redact_input, scrub, url_secrets
-from videokit.pipeline import Context, Stage
+from videokit.pipeline import Context, Pipeline, Stage
 from videokit.probe import ProbeOptions, ffprobe_json, media_info
 from videokit.record import FileInfo, Record, Segment, Source
+from videokit.storage.location import is_cloud_url
+from videokit.storage.sync import push_record_files
 from videokit.store.merge import merge_stored
 
 if TYPE_CHECKING:
@@ -61,6 +63,8 @@ class FetchStage(Stage):
             path = Path(src.path or src.input)
             check_local(path)
             record.file = FileInfo(str(path), path.name, path.stat().st_size, sha256_file(path))
+        elif is_cloud_url(src.fetch_input):
+            _fetch_object(record, src, ctx)
         else:
             from videokit.download import fetch
 
@@ -82,6 +86,24 @@ class FetchStage(Stage):
                     setattr(src, key, redact_input(str(value)) if key == "webpage_url" else str(value))
             record.file = FileInfo(str(got.path), got.path.name, got.size, got.sha256)
         record.id = record.file.sha256
+
+
+def _fetch_object(record: Record, src: Source, ctx: Context) -> None:
+    """A cloud object (s3:// gs:// az:// dropbox://) into the bounded local cache
+    (:mod:`videokit.storage.cache`); the source keeps the object URL."""
+    from videokit.storage import LocalCache, StorageOptions, parse_location
+
+    url = src.fetch_input
+    loc = parse_location(url)
+
+    def progress(done: int, total: int) -> None:
+        if ctx.on_progress:
+            ctx.on_progress(src.input, done, total)
+
+    got = LocalCache.from_options(StorageOptions.from_config(ctx.config)).fetch(url, on_progress=progress)
+    src.url = redact_input(got.info.url)
+    src.domain = f"{loc.scheme}://{loc.bucket}" if loc.bucket else loc.scheme
+    record.file = FileInfo(str(got.path), loc.name or got.path.name, got.info.size, sha256_file(got.path))
 
 
 class IdentifyStage(Stage):
@@ -164,15 +186,28 @@ class StoreStage(Stage):
     through this one path."""
 
     name = "store"
-    after = "classify"
+    after = "embed"
     needs = frozenset({"id"})
     provides = frozenset({"stored"})
     writer = True
 
     def process(self, record: Record, ctx: Context) -> None:
+        push_record_files(record, ctx)  # [Storage] LibraryFiles elsewhere: the files first, then the record
         if ctx.store is not None and record.id:
             merge_stored(record, ctx.store, ctx.rerun)
+            _refresh_merged(record, ctx)
             ctx.store.upsert(record)
+
+
+def _refresh_merged(record: Record, ctx: Context) -> None:
+    """Run again the ``rerun_on_merge`` stages whose work the merge made stale (a stored source's
+    title joins the embedded text), unless they failed on this record."""
+    if ctx.pipeline is None:
+        return
+    failed = {e.stage for e in record.errors}
+    stale = [s for s in ctx.pipeline.stages if s.rerun_on_merge and s.name not in failed and not s.done(record)]
+    if stale:
+        Pipeline(stale).process(record, ctx)
 
 
 def _inside(path: Path, folder: Path) -> bool:

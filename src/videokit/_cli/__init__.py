@@ -21,6 +21,7 @@ from videokit.logs import setup_logging
 # modules under videokit._cli that define a ``commands`` list of click commands
 _COMMAND_MODULES = [
     "core",
+    "search",
     "scenes",
     "rules",
     "analysis",
@@ -29,6 +30,8 @@ _COMMAND_MODULES = [
     "dataset",
     "dataset_dupes",
     "dataset_tools",
+    "web",
+    "reindex",
 ]
 
 

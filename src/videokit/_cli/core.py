@@ -1,4 +1,7 @@
-"""Core commands: init, run, probe, search, show, export. Each is one call of :mod:`videokit.api`."""
+"""Core commands: init, run, probe, show, export. Each is one call of :mod:`videokit.api`.
+
+(``search`` and ``similar`` are in :mod:`videokit._cli.search`.)
+"""
 
 from __future__ import annotations
 
@@ -202,48 +205,6 @@ def summary(r: Any) -> dict[str, Any]:
 
 
 @click.command()
-@click.argument("text", required=False)
-@_filters
-@click.option("--limit", type=int, default=None, help="At most this many results.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
-@click.pass_obj
-def search(state: Any, text: str | None, limit: int | None, as_json: bool, **kw: Any) -> None:
-    """Find videos by TEXT (title, description, tags, OCR, sources) and filters."""
-    records = api.search(state.config(), build_query(text, kw, limit))
-    if as_json:
-        click.echo(json.dumps([summary(r) for r in records], indent=2, ensure_ascii=False))
-        return
-    rows = []
-    for r in records:
-        s = summary(r)
-        rows.append(
-            [
-                r.id[:12],
-                s["title"],
-                f"{s['duration']:.1f}s" if s["duration"] else "-",
-                s["resolution"] or "-",
-                s["category"] or "-",
-                ", ".join(s["tags"]),
-            ]
-        )
-    header = ["id", "title", "duration", "resolution", "category", "tags"]
-    if not sys.stdout.isatty():  # plain tab-separated lines for pipes and scripts
-        for row in [header, *rows]:
-            click.echo("\t".join(row))
-    else:
-        from rich.console import Console
-        from rich.table import Table
-
-        table = Table()
-        for col in header:
-            table.add_column(col, overflow="fold")
-        for row in rows:
-            table.add_row(*row)
-        Console().print(table)
-    click.echo(f"{len(records)} video(s)", err=True)
-
-
-@click.command()
 @click.argument("id")
 @click.pass_obj
 def show(state: Any, id: str) -> None:
@@ -260,6 +221,18 @@ def show(state: Any, id: str) -> None:
     for t in rec.tags:
         why = f" ({t.condition})" if t.condition else ""
         click.echo(f"tag {t.name!r}: {t.origin}, confidence {t.confidence:.2f}{why}", err=True)
+    if rec.transcript is not None:
+        click.echo(transcript_summary(rec.transcript), err=True)
+
+
+def transcript_summary(t: Any, limit: int = 300) -> str:
+    """One line: the transcript's language and origin, then its text, trimmed to ``limit`` characters."""
+    lang = t.language or "language unknown"
+    if t.language_probability is not None:
+        lang += f" {t.language_probability:.2f}"
+    text = t.text if len(t.text) <= limit else t.text[: limit - 3].rstrip() + "..."
+    notes = "".join(f" [{w}]" for w in t.warnings)
+    return f"transcript ({lang}, {t.origin}, {len(t.segments)} segments){notes}: {text or '(nothing said)'}"
 
 
 class Registered(click.Choice):
@@ -286,14 +259,16 @@ def _exporter_names() -> list[str]:
 
 @click.command()
 @click.option("--format", "fmt", type=Registered(_exporter_names), required=True)
-@click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder (json) or file (jsonl, csv).")
+@click.option(
+    "--out", required=True, help="Folder (json) or file (jsonl, csv); or an s3:// gs:// az:// dropbox:// URL."
+)
 @click.argument("text", required=False)
 @_filters
 @click.pass_obj
-def export(state: Any, fmt: str, out: Path, text: str | None, **kw: Any) -> None:
+def export(state: Any, fmt: str, out: str, text: str | None, **kw: Any) -> None:
     """Export the library (or a filtered part) as JSON files, JSON lines or CSV."""
     report = api.export_library(state.config(), fmt, out, build_query(text, kw))
     click.echo(f"exported {report.count} video(s) to {out}", err=True)
 
 
-commands = [init, run, probe, search, show, export]
+commands = [init, run, probe, show, export]  # search: videokit._cli.search

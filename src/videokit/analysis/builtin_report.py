@@ -188,7 +188,9 @@ class Report:
 
     # -- sentiment ---------------------------------------------------------------------
     def sentiment(self) -> Sentiment:
-        texts = [self.ocr_text] if self.ocr_text else []
+        transcript = self.request.record.transcript
+        texts = [transcript.text] if transcript is not None and transcript.text else []
+        texts += [self.ocr_text] if self.ocr_text else []
         for s in self.request.record.sources:
             texts += [t for t in (s.title, s.description) if t]
         media = self.request.record.media
@@ -196,11 +198,11 @@ class Report:
             texts += [media.tags[k] for k in ("title", "description", "comment") if media.tags.get(k)]
         text = " ".join(texts).strip()
         if not text:
-            return Sentiment("neutral", 0.0, "no on-screen or source text to judge", "text-derived")
+            return Sentiment("neutral", 0.0, "no spoken, on-screen or source text to judge", "text-derived")
         score = self._sentiment.score(text)
         label = "positive" if score >= 0.05 else "negative" if score <= -0.05 else "neutral"
         return Sentiment(
-            label, round(score, 3), f"VADER over on-screen and source text: {_clip(text, 80)!r}", "text-derived"
+            label, round(score, 3), f"VADER over spoken, on-screen and source text: {_clip(text, 80)!r}", "text-derived"
         )
 
     # -- answers -----------------------------------------------------------------------

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from videokit.analysis.base import AnalysisRequest, FrameRef
 
 SENTIMENT_LABELS = ("positive", "neutral", "negative")
+TRANSCRIPT_CHARS = 2000  # of what is said, given to the model as context
 
 
 def build_prompt(request: AnalysisRequest) -> str:
@@ -23,6 +24,7 @@ def build_prompt(request: AnalysisRequest) -> str:
         categories=request.categories,
         per_scene=request.per_scene,
         frames=request.frames,
+        transcript=request.record.transcript.text if request.record.transcript else "",
     )
 
 
@@ -34,8 +36,12 @@ def compose_prompt(
     categories: Sequence[str] = (),
     per_scene: bool = False,
     frames: Sequence[FrameRef] = (),
+    transcript: str = "",
 ) -> str:
     lines = [instruction.strip()]
+    said = trim_words(" ".join(transcript.split()), TRANSCRIPT_CHARS)
+    if said:
+        lines.append(f"What is said in the video (transcript): {said}")
     kws = [k.strip() for k in keywords if k.strip()]
     if kws:
         lines.append("Focus on these aspects: " + ", ".join(kws) + ".")
@@ -50,6 +56,14 @@ def compose_prompt(
     lines.append("Reply with one JSON object and nothing else, using exactly these keys:")
     lines.append(_schema(qs, list(categories), per_scene and bool(frames)))
     return "\n".join(lines)
+
+
+def trim_words(text: str, limit: int) -> str:
+    """``text`` cut at a word boundary to at most ``limit`` characters (``...`` marks the cut)."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 3].rsplit(" ", 1)[0]
+    return cut + "..."
 
 
 def _scene_times(frames: Sequence[FrameRef]) -> list[tuple[int, list[float]]]:

@@ -202,7 +202,7 @@ class AnalyzeStage(Stage):
     name = "analyze"
     required = False
     optional = True
-    after = "scenes"
+    after = "transcribe"  # the transcript is context for the analyzer
     needs = frozenset({"file", "media"})
     provides = frozenset({"analysis"})
 

@@ -9,6 +9,12 @@ the batch goes on.
 
 Pipelines, stores and Redis clients are built once per worker process and reused, so a model
 loads once per worker process.
+
+Workers need no shared folder when ``[Storage] LibraryFiles`` is object storage: before a group
+runs, what its stages read is pulled into the worker's bounded cache; after it, what they wrote
+is pushed and the working copies removed (:mod:`videokit.storage.sync`). A worker killed
+mid-group leaves no half-visible object (uploads are whole or invisible); the group runs again
+elsewhere.
 """
 
 from __future__ import annotations
@@ -23,11 +29,12 @@ from celery import Task
 from videokit.config import Config
 from videokit.distributed.app import TASK_NAME, app
 from videokit.distributed.board import Board
-from videokit.errors import one_line
+from videokit.errors import VideokitError, one_line
 from videokit.net import hold_config_secrets, redact_input
 from videokit.pipeline import Context, Pipeline, build_pipeline
 from videokit.record import Record, Segment, StageError
 from videokit.stages import new_record
+from videokit.storage.sync import LibrarySync, library_sync
 from videokit.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -113,11 +120,12 @@ def run_group(self: Task, job: dict[str, Any], record: dict[str, Any] | None, in
     pipeline, ctx = _pipeline(job, stages)
     segments = [Segment(**s) for s in job.get("segments") or []]
     rec = Record.from_dict(record) if record else new_record(spec, job["kind"], job.get("user_fields"), segments)
+    files = library_sync(ctx.config)
     try:
-        pipeline.process(rec, ctx)
-    except Exception as e:  # setup failed (a model that will not load...): the job fails, the worker lives
-        log.warning("%s: %s", shown, e, exc_info=True)
-        rec.errors.append(StageError(stages[0], f"{type(e).__name__}: {one_line(e)}"))
+        _run_here(rec, pipeline, ctx, files, shown, stages)
+    finally:
+        if files is not None:
+            files.release(rec)  # in object storage now: this machine keeps only its bounded cache
 
     last = index + 1 >= len(job["groups"])
     if _blocked(rec, ctx) or last:
@@ -144,6 +152,35 @@ def run_group(self: Task, job: dict[str, Any], record: dict[str, Any] | None, in
         task_id=f"{job['id']}:{index + 1}",
     )
     board.worker_seen(me)
+
+
+def _run_here(
+    rec: Record, pipeline: Pipeline, ctx: Context, files: LibrarySync | None, shown: str, stages: list[str]
+) -> None:
+    """The group on ``rec``; with the library's files in object storage, what its stages read is
+    pulled first and what they wrote pushed after, for whichever machine runs the next group."""
+    try:
+        if files is not None:
+            files.pull(rec, pipeline.stages)
+    except (VideokitError, OSError) as e:  # the object is gone, the storage refuses...: the job fails
+        log.warning("%s: %s", shown, one_line(e))
+        why = f"cannot fetch its files from object storage: {one_line(e)}"
+        rec.errors.append(StageError(stages[0], why, getattr(e, "kind", "permanent")))
+        return
+    try:
+        pipeline.process(rec, ctx)
+    except Exception as e:  # setup failed (a model that will not load...): the job fails, the worker lives
+        log.warning("%s: %s", shown, e, exc_info=True)
+        rec.errors.append(StageError(stages[0], f"{type(e).__name__}: {one_line(e)}"))
+        return
+    if files is None or _blocked(rec, ctx):
+        return
+    try:
+        files.push(rec)
+    except (VideokitError, OSError) as e:
+        log.warning("%s: %s", shown, one_line(e))
+        why = f"cannot put its files in object storage: {one_line(e)}"
+        rec.errors.append(StageError("worker", why, getattr(e, "kind", "permanent")))
 
 
 def _blocked(rec: Record, ctx: Context) -> bool:

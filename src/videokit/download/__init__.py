@@ -77,6 +77,10 @@ def fetch(
     """
     started = time.monotonic()
     check_url(url)
+    if options.refuse_private:
+        from videokit.download.guard import check_url as refuse_private
+
+        refuse_private(url)
     dest_dir = Path(dest_dir)
     try:
         dest_dir.mkdir(parents=True, exist_ok=True)

@@ -140,11 +140,15 @@ class HttpDownloader:
         dest_dir.mkdir(parents=True, exist_ok=True)
         if pace is None:
             pace = Pace(redact_url(url), self.options, clock=self.clock)
+        hooks: dict[str, list[Callable[[httpx.Request], None]]] = {}
+        if self.options.refuse_private:  # every request, each redirect included
+            hooks["request"] = [_refuse_private]
         with httpx.Client(
             follow_redirects=True,
             max_redirects=MAX_REDIRECTS,
             headers={"User-Agent": self.options.user_agent, "Accept-Encoding": "identity"},
             transport=self.transport,
+            event_hooks=hooks,
         ) as client:
             return _Transfer(self, client, url, dest_dir, pace).run()
 
@@ -370,6 +374,12 @@ class _Transfer:
             kind="url",
             info={"title": None},
         )
+
+
+def _refuse_private(request: httpx.Request) -> None:
+    from videokit.download.guard import check_url
+
+    check_url(str(request.url))
 
 
 def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:

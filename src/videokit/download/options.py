@@ -28,6 +28,7 @@ class DownloadOptions:
     min_speed_window: float  # ...seconds, retry waits included
     user_agent: str
     custom_user_agent: bool  # set by the user (yt-dlp otherwise sends a browser's)
+    refuse_private: bool = False  # refuse non-public addresses, redirects included (videokit.download.guard)
 
     @classmethod
     def from_config(cls, config: Config) -> DownloadOptions:
@@ -46,6 +47,7 @@ class DownloadOptions:
             min_speed_window=get("MinSpeedWindow"),
             user_agent=str(config.get("Download", "UserAgent")),
             custom_user_agent=config.origins.get(("Download", "UserAgent")) not in (None, "default"),
+            refuse_private=bool(config.get("Download", "RefusePrivateAddresses")),
         )
 
     @property

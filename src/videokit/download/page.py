@@ -180,7 +180,7 @@ def fetch_page(
         opts["http_headers"] = {"User-Agent": lim.user_agent}
     log.info("extracting the video from %s", shown)
     try:
-        with yt_dlp.YoutubeDL(opts) as ydl:
+        with (_guarded_ydl_class() if lim.refuse_private else yt_dlp.YoutubeDL)(opts) as ydl:
             info = ydl.extract_info(url, download=True)
     except _TooBig:
         for tmp in hook.tmpfiles:
@@ -188,6 +188,8 @@ def fetch_page(
         raise lim.too_big(shown) from None
     except _Stop as stop:
         raise stop.error from None
+    except _Refused as refused:
+        raise refused.error from None
     except yt_dlp.utils.DownloadError as e:
         raise _map_error(shown, e) from None
     info = _first_entry(info)
@@ -218,6 +220,41 @@ def fetch_page(
         kind="page",
         info=fields,
     )
+
+
+class _Refused(Exception):
+    """Raised through yt-dlp when a request goes to a refused address (the URL guard)."""
+
+    def __init__(self, error: InputError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+@functools.cache
+def _guarded_ydl_class() -> type:
+    import yt_dlp
+
+    from videokit.download.guard import check_url
+
+    class GuardedYDL(yt_dlp.YoutubeDL):
+        """Every request yt-dlp makes (the page, its player, the media) goes through the URL
+        guard, before it is sent and again where redirects took it, before a byte is read."""
+
+        def urlopen(self, req: Any) -> Any:
+            url = req if isinstance(req, str) else getattr(req, "url", None) or req.get_full_url()
+            try:
+                check_url(url)
+            except InputError as e:
+                raise _Refused(e) from None
+            response = super().urlopen(req)
+            try:
+                check_url(response.url)
+            except InputError as e:
+                response.close()
+                raise _Refused(e) from None
+            return response
+
+    return GuardedYDL
 
 
 def _first_entry(info: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -61,19 +61,22 @@ def migrate(
         # one look-up per page: what the destination already holds
         existing = {r.id: r for r in dst.search(Query(ids=ids))} if ids else {}
         for record in page:
-            _copy(record, existing.get(record.id), dst, report)
+            _copy(record, existing.get(record.id), dst, report, src.with_vectors)
             if progress is not None:
                 progress(report.total, total)
     return report
 
 
-def _copy(record: Record, existing: Record | None, dst: Store, report: MigrateReport) -> None:
+def _copy(
+    record: Record, existing: Record | None, dst: Store, report: MigrateReport, fill: Callable[[Record], Record]
+) -> None:
+    """Copy ``record`` unless ``dst`` holds it already; ``fill`` adds the vectors the source keeps."""
     rid = record.id or "?"
     if existing is not None and existing.to_dict() == record.to_dict():
         report.unchanged += 1
         return
     try:
-        dst.upsert(record)
+        dst.upsert(fill(record))
     except (InputError, ValueError, TypeError, OverflowError) as e:  # the record itself is unstorable
         report.failed.append((rid, f"{type(e).__name__}: {e}"))
         log.warning("migrate: record %s not copied: %s", rid[:12], e)

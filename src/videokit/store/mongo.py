@@ -9,12 +9,23 @@ Layout
     ``<collection>_scenes``   the scene list in chunks of :data:`SCENE_CHUNK` scenes, keyed by
                               video id, revision and chunk number, so long videos never
                               approach the 16 MB document limit.
+    ``<collection>_transcripts``  the transcript's segments, chunked the same way
+                              (:data:`TRANSCRIPT_CHUNK` segments); the words said join
+                              ``text.text`` so text search finds them.
+    ``<collection>_passages`` the passages search lands on, with their vectors when embedded
+                              (:mod:`videokit.store.mongo_search`); the record keeps its
+                              ``embeddings`` header (model, dim, digest), the passages live here.
     ``<collection>_videos``   GridFS copies of the video files when StoreVideos is on.
 
 Portability: only CRUD, plain indexes, one text index, ``count_documents`` and regex
 filters. No ``$lookup``, no transactions. Instead, writes are ordered so a reader never
-sees half a record: the scene chunks go in under a fresh revision first, then the main
-document switches to that revision in one atomic write, then the old chunks are removed.
+sees half a record: the scene and transcript chunks and the passages go in under a fresh
+revision first, then the main document switches to that revision in one atomic write, then
+the old ones are removed; readers take only what carries the document's revision.
+
+Search modes: ``text`` as below; ``semantic`` and ``hybrid`` (both fused by reciprocal rank)
+over the passages' vectors, by Atlas ``$vectorSearch`` where the server has it and an exact
+numpy scan elsewhere (:attr:`MongoStore.vector_search_mode`).
 
 Degraded servers and users
     A user who may not create indexes (the ``read`` role) still opens the library: reading
@@ -26,6 +37,7 @@ Degraded servers and users
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import time
@@ -41,11 +53,22 @@ from bson.errors import InvalidDocument
 from pymongo import ReturnDocument
 from pymongo.errors import ConfigurationError, ConnectionFailure, OperationFailure, PyMongoError
 
-from videokit.errors import ConfigError, InputError, StoreError, one_line
+from videokit.errors import ConfigError, InputError, StoreError, UsageError, one_line
 from videokit.net import backoff_delay, redact_url
-from videokit.record import Record
-from videokit.store.base import Query, Store
+from videokit.record import Passage, Record
+from videokit.search.fuse import cap_per_video, rrf
+from videokit.store.base import MOMENTS_PER_VIDEO, Moment, Query, Store
 from videokit.store.gridfs import VideoFiles
+from videokit.store.mongo_search import (
+    ATLAS,
+    EXACT,
+    Hit,
+    PassageIndex,
+    Scope,
+    ensure_vector_index,
+    unit,
+    vector_search_support,
+)
 from videokit.store.sqlite import fts_fields
 
 if TYPE_CHECKING:
@@ -56,15 +79,25 @@ T = TypeVar("T")
 
 LAYOUT = 1  # document layout version, stored on every video document
 SCENE_CHUNK = 1000  # scenes per chunk document (~200 KB)
+TRANSCRIPT_CHUNK = 2000  # transcript segments per chunk document (~300 KB)
 TEXT_FIELDS = {"title": 10, "tags": 5, "filename": 3, "description": 2, "sources": 1, "text": 1}
 # Server error codes meaning "no $text here": IndexNotFound, CommandNotSupported, NotImplemented.
 _NO_TEXT_CODES = {27, 115, 238}
 _UNAUTHORIZED, _AUTH_FAILED = 13, 18
 _INDEXED = ("tags", "category", "duration", "height", "resolution", "domains", "sources")
 # Every index the store creates: (collection suffix, index name).
-_INDEXES = (*(("", f"vk_{f}") for f in _INDEXED), ("", "vk_added"), ("_scenes", "vk_video"), ("", "vk_text"))
+_INDEXES = (
+    *(("", f"vk_{f}") for f in _INDEXED),
+    ("", "vk_added"),
+    ("_scenes", "vk_video"),
+    ("_transcripts", "vk_video"),
+    ("_passages", "vk_passage_video"),
+    ("_passages", "vk_passage_model"),
+    ("", "vk_text"),
+)
 TEXT_INDEX, REGEX = "text-index", "regex"  # values of MongoStore.text_search_mode
 _STALE_CHUNKS = timedelta(hours=1)
+_ATLAS_PASSAGES = 1000  # passages $vectorSearch returns for a ranking of videos
 
 
 class MongoStore(Store):
@@ -76,7 +109,10 @@ class MongoStore(Store):
     resolves relative video paths for GridFS (``store_videos``).
 
     ``read_only`` is True when the user may not create indexes (opened all the same: reads
-    work, writes raise StoreError); :attr:`text_search_mode` tells how text search runs."""
+    work, writes raise StoreError); :attr:`text_search_mode` tells how text search runs,
+    :attr:`vector_search_mode` how semantic search runs."""
+
+    vector_search = True
 
     def __init__(
         self,
@@ -100,10 +136,16 @@ class MongoStore(Store):
         db = client[database]
         self._videos = db[collection]
         self._scenes = db[f"{collection}_scenes"]
+        self._transcripts = db[f"{collection}_transcripts"]
+        self.passages = PassageIndex(db[f"{collection}_passages"])
         self.files = VideoFiles(db, f"{collection}_videos")
         self.read_only = False
         self._text_ok: bool | None = None  # None: $text not tried yet; False: regex from now on
         self.text_search_note: str | None = None  # why text search uses regex
+        self._passage_text_ok: bool | None = None  # the same for the passages' text index
+        self._vector_mode: str | None = None  # EXACT or ATLAS once asked
+        self.vector_search_note: str | None = None  # why vector search is exact
+        self.scanned = 0  # passages the last exact vector search compared
         self._call("connecting", self._ensure_indexes)
 
     @classmethod
@@ -198,6 +240,14 @@ class MongoStore(Store):
         # Newest first is the default order; Cosmos DB needs a compound index for it.
         v.create_index([("added_at", -1), ("_id", 1)], name="vk_added")
         self._scenes.create_index([("video_id", 1), ("rev", 1), ("n", 1)], name="vk_video")
+        self._transcripts.create_index([("video_id", 1), ("rev", 1), ("n", 1)], name="vk_video")
+        self.passages.create_indexes()
+        try:
+            self.passages.create_text_index()
+        except OperationFailure as e:
+            if e.code == _UNAUTHORIZED:
+                raise
+            self._passage_text_ok = False
         try:
             v.create_index(
                 [(f"text.{f}", "text") for f in TEXT_FIELDS],
@@ -234,10 +284,10 @@ class MongoStore(Store):
 
     def _index_names(self) -> set[tuple[str, str]] | None:
         """(collection suffix, index name) of every index there, or None when not allowed."""
+        colls = {"": self._videos, "_scenes": self._scenes, "_transcripts": self._transcripts}
+        colls["_passages"] = self.passages.coll
         try:
-            return {("", n) for n in self._videos.index_information()} | {
-                ("_scenes", n) for n in self._scenes.index_information()
-            }
+            return {(suffix, n) for suffix, c in colls.items() for n in c.index_information()}
         except OperationFailure:
             return None
 
@@ -272,26 +322,45 @@ class MongoStore(Store):
         scenes: list[dict] = []
         if d.get("scenes"):
             scenes, d["scenes"]["scenes"] = d["scenes"]["scenes"], []
+        segments: list[dict] = []
+        if d.get("transcript"):
+            segments, d["transcript"]["segments"] = d["transcript"]["segments"], []
+        emb = record.embeddings
+        if d.get("embeddings"):  # the passages (and their vectors) live in their own collection
+            d["embeddings"]["passages"] = []
         rev = uuid.uuid4().hex
         now = datetime.now(UTC)
-        chunks = [
-            {
-                "_id": f"{record.id}:{rev}:{n}",
-                "video_id": record.id,
-                "rev": rev,
-                "n": n,
-                "written": now,
-                "scenes": _escape(scenes[i : i + SCENE_CHUNK]),
-            }
-            for n, i in enumerate(range(0, len(scenes), SCENE_CHUNK))
-        ]
-        doc = _query_fields(record)
-        doc.update(layout=LAYOUT, rev=rev, scene_chunks=len(chunks), record=_escape(d))
+        chunks = _chunks(record.id, rev, now, "scenes", scenes, SCENE_CHUNK)
+        tchunks = _chunks(record.id, rev, now, "segments", segments, TRANSCRIPT_CHUNK)
+        has_vectors = emb is not None and any(p.vector is not None for p in emb.passages)
+        passages = list(emb.passages) if emb is not None else _passages_of(record)
+        pdocs = self.passages.docs(
+            record.id,
+            rev,
+            passages,
+            model=emb.model if emb is not None else None,
+            digest=emb.digest if emb is not None else None,
+            now=now,
+        )
+        doc = _query_fields(record, passages)
+        doc.update(
+            layout=LAYOUT,
+            rev=rev,
+            scene_chunks=len(chunks),
+            transcript_chunks=len(tchunks),
+            passage_count=len(pdocs),
+            vectors={"model": emb.model, "dim": emb.dim, "digest": emb.digest} if emb and has_vectors else None,
+            record=_escape(d),
+        )
 
         def write() -> None:
             doc["video_stored"] = self.store_videos and self.files.exists(record.id or "")
-            for c in chunks:  # replace, not insert: a retried write must not hit duplicate keys
-                self._scenes.replace_one({"_id": c["_id"]}, c, upsert=True)
+            if emb is not None and not has_vectors:
+                self._keep_vectors(record.id or "", emb.model, emb.digest, pdocs, doc)
+            for coll, docs in ((self._scenes, chunks), (self._transcripts, tchunks), (self.passages.coll, pdocs)):
+                if docs:  # a retried write must not hit duplicate keys: clear this revision first
+                    coll.delete_many({"video_id": record.id, "rev": rev})
+                    coll.insert_many(docs)
             before = self._videos.find_one_and_update(
                 {"_id": record.id},
                 {"$set": doc, "$setOnInsert": {"added_at": record.added_at}},
@@ -300,17 +369,37 @@ class MongoStore(Store):
                 return_document=ReturnDocument.BEFORE,
             )
             old = (before or {}).get("rev")
-            if old and old != rev:
-                self._scenes.delete_many({"video_id": record.id, "rev": old})
-            # chunks of a writer that died before switching the revision
-            self._scenes.delete_many(
-                {"video_id": record.id, "rev": {"$nin": [rev]}, "written": {"$lt": now - _STALE_CHUNKS}}
-            )
+            for coll in (self._scenes, self._transcripts, self.passages.coll):
+                if old and old != rev:
+                    coll.delete_many({"video_id": record.id, "rev": old})
+                # what a writer that died before switching the revision left
+                coll.delete_many(
+                    {"video_id": record.id, "rev": {"$nin": [rev]}, "written": {"$lt": now - _STALE_CHUNKS}}
+                )
 
         try:
             self._call(f"storing record {record.id[:12]}", write, writes=True)
         except (InvalidDocument, OverflowError) as e:  # this record, not the server, is the problem
             raise InputError(f"record {record.id[:12]} cannot be stored in MongoDB: {one_line(e)}") from None
+
+    def _keep_vectors(self, id: str, model: str, digest: str | None, pdocs: list[dict], doc: dict) -> None:
+        embeddings = doc["record"]["embeddings"]
+        """A record saved again without its vectors (loaded, edited, saved) keeps the stored
+        ones when they come from the same model and the same passages (same digest); with none
+        to keep it is stored without embeddings (``videokit reindex`` makes them)."""
+        doc["record"]["embeddings"] = None  # unless vectors are kept below
+        before = self._videos.find_one({"_id": id}, {"rev": 1, "vectors": 1})
+        stored = (before or {}).get("vectors") or {}
+        if not stored or stored.get("model") != model or stored.get("digest") != digest:
+            return
+        doc["record"]["embeddings"] = embeddings
+        kept = self.passages.stored_vectors(id, before["rev"], model)  # type: ignore[index]
+        for p in pdocs:
+            vector = kept.get((p["kind"], p["ref"], p["text"]))
+            if vector is not None:
+                p.update(model=model, digest=digest, vector=vector)
+        if any("vector" in p for p in pdocs):
+            doc["vectors"] = stored
 
     def _put_video(self, record: Record) -> None:
         path = self._video_path(record)
@@ -334,6 +423,8 @@ class MongoStore(Store):
         def run() -> bool:
             n = self._videos.delete_one({"_id": id}).deleted_count
             self._scenes.delete_many({"video_id": id})
+            self._transcripts.delete_many({"video_id": id})
+            self.passages.remove(id)
             self.files.delete(id)
             return n > 0
 
@@ -342,13 +433,18 @@ class MongoStore(Store):
     # -- reads ---------------------------------------------------------------------------
     def get(self, id: str) -> Record | None:
         def run() -> Record | None:
-            doc = self._videos.find_one({"_id": id}, {"text": 0})
-            if doc is None and len(id) >= 6 and re.fullmatch(r"[0-9a-fA-F]+", id):
-                docs = list(self._videos.find({"_id": {"$regex": "^" + id.lower()}}, {"text": 0}).limit(2))
-                doc = docs[0] if len(docs) == 1 else None
+            doc = self._find_doc(id, {"text": 0})
             return self._assemble([doc])[0] if doc else None
 
         return self._call(f"reading {id[:12]}", run)
+
+    def _find_doc(self, id: str, projection: dict) -> dict | None:
+        """The video document of this id or unique id prefix (≥ 6 hex digits)."""
+        doc = self._videos.find_one({"_id": id}, projection)
+        if doc is None and len(id) >= 6 and re.fullmatch(r"[0-9a-fA-F]+", id):
+            docs = list(self._videos.find({"_id": {"$regex": "^" + id.lower()}}, projection).limit(2))
+            doc = docs[0] if len(docs) == 1 else None
+        return doc
 
     def find_by_source(self, source: str) -> Record | None:
         def run() -> Record | None:
@@ -370,6 +466,9 @@ class MongoStore(Store):
 
     def count(self, query: Query | None = None) -> int:
         q = query or Query()
+        self.require_vectors(q)
+        if q.mode in ("semantic", "hybrid"):
+            return self._call("counting", lambda: len(self._ranked_ids(q)))
         words = _words(q.text)
         if words is None:
             return self._call("counting", lambda: self._videos.count_documents(_filter(q)))
@@ -407,8 +506,170 @@ class MongoStore(Store):
     def close(self) -> None:
         self.client.close()
 
+    # -- semantic search, moments, similar -----------------------------------------------
+    @property
+    def vector_search_mode(self) -> str:
+        """``"atlas-vector-search"`` when the server has Atlas Search (``$vectorSearch``),
+        ``"exact"`` when semantic search compares the query with every candidate passage
+        (the reason is in :attr:`vector_search_note`). Asks the server once."""
+        if self._vector_mode is None:
+            ok, why = self._call("checking vector search", lambda: vector_search_support(self.passages.coll))
+            self._vector_mode = ATLAS if ok else EXACT
+            self.vector_search_note = why or None
+            if not ok:
+                log.info(
+                    "MongoDB at %s: %s; semantic search is exact (every candidate passage compared)", self.where, why
+                )
+        return self._vector_mode
+
+    def has_vectors(self) -> bool:
+        return self._call("reading", lambda: self._videos.count_documents({"vectors": {"$ne": None}}, limit=1) > 0)
+
+    def vector_models(self) -> list[str]:
+        return self._call("reading", lambda: sorted(m for m in self._videos.distinct("vectors.model") if m))
+
+    def moments(self, query: Query) -> list[Moment]:
+        return self._call("searching moments", lambda: self._moments(query))
+
+    def similar(self, id: str, query: Query | None = None) -> list[tuple[Record, float]]:
+        return self._call("finding similar videos", lambda: self._similar(id, query or Query()))
+
+    def _candidates(self, q: Query) -> tuple[Scope, dict[str, tuple[str, str]] | None]:
+        """The videos passing the query's filters (all: ``Scope()``), and (when filtered) each
+        one's revision and title."""
+        f = _filter(q)
+        if not f:
+            return Scope(), None
+        known = {d["_id"]: (d["rev"], _title(d)) for d in self._videos.find(f, {"rev": 1, "text.title": 1})}
+        return Scope(frozenset(known), ask=self._few(len(known))), known
+
+    def _few(self, n: int) -> bool:
+        """Whether ``n`` videos are few enough to name to the server (``$in``) rather than read
+        more and keep theirs here: up to a tenth of the library."""
+        return n * 10 <= self._videos.estimated_document_count()
+
+    def _ranked_ids(self, q: Query) -> list[str]:
+        """Video ids best first by their best passage (semantic), or fused with the text ranking (hybrid)."""
+        scope, known = self._candidates(q)
+        by_video: list[str] = []
+        for h in self._vector_hits(q, scope, known):
+            if h.video_id not in by_video:
+                by_video.append(h.video_id)
+        if q.mode == "semantic":
+            return by_video
+        words = _words(q.text) or []
+        text = self._text_run(q, words, count=False, ids=True) if words else []
+        return [k for k, _ in rrf([text, by_video])]
+
+    def _vector_hits(self, q: Query, scope: Scope, known: dict[str, tuple[str, str]] | None) -> list[Hit]:
+        """Passages best first by cosine similarity with ``q.vector``, of current revisions only."""
+        if q.vector is None:
+            raise UsageError(f"{q.mode} search needs the query's embedding (Query.vector); use --mode text")
+        if scope.empty:
+            return []
+        if self.vector_search_mode == ATLAS and self._atlas_ready(len(q.vector)):
+            hits = self.passages.atlas_hits(q.vector, q.vector_model, scope, _ATLAS_PASSAGES)
+        else:
+            hits, self.scanned = self.passages.exact_hits(q.vector, q.vector_model, scope)
+        return self._current(hits, known)[0]
+
+    def _atlas_ready(self, dim: int) -> bool:
+        """Whether the vectorSearch index of this dimension is queryable (created when missing)."""
+        try:
+            ready = ensure_vector_index(self.passages.coll, dim)
+        except OperationFailure as e:
+            self._vector_mode, self.vector_search_note = EXACT, f"the vector index could not be made ({_errmsg(e)})"
+            log.warning("MongoDB at %s: %s; semantic search is exact", self.where, self.vector_search_note)
+            return False
+        if not ready:
+            log.info("MongoDB at %s: the vector search index is building; exact search meanwhile", self.where)
+        return ready
+
+    def _current(
+        self, hits: list[Hit], known: dict[str, tuple[str, str]] | None
+    ) -> tuple[list[Hit], dict[str, tuple[str, str]]]:
+        """``hits`` of the videos' current revisions (not a half-written or replaced one), and
+        the revision and title of each video (``known`` already, or read)."""
+        if known is None:
+            vids = {h.video_id for h in hits}
+            f = {"_id": {"$in": sorted(vids)}} if self._few(len(vids)) else {}
+            known = (
+                {d["_id"]: (d["rev"], _title(d)) for d in self._videos.find(f, {"rev": 1, "text.title": 1})}
+                if vids
+                else {}
+            )
+        return [h for h in hits if h.video_id in known and known[h.video_id][0] == h.rev], known
+
+    def _passage_text_hits(self, words: list[str], scope: Scope) -> list[Hit]:
+        if scope.empty:
+            return []
+        if self._passage_text_ok is not False and self.text_search_mode == TEXT_INDEX:
+            try:
+                hits = self.passages.text_hits(words, scope, use_index=True)
+                self._passage_text_ok = True
+                return hits
+            except NotImplementedError:  # mongomock: no $text
+                self._passage_text_ok = False
+            except OperationFailure as e:
+                if e.code not in _NO_TEXT_CODES:
+                    raise
+                self._passage_text_ok = False
+                log.info("MongoDB at %s: moments are found by regular expressions (%s)", self.where, _errmsg(e))
+        return self.passages.text_hits(words, scope, use_index=False)
+
+    def _moments(self, q: Query) -> list[Moment]:
+        self.require_vectors(q)
+        mode = q.mode or "text"
+        words = _words(q.text) or []
+        if not words and (mode == "text" or q.vector is None):
+            raise UsageError("moments need a query text; give the words to look for")
+        scope, known = self._candidates(q)
+        ranked: list[Hit] = []
+        if mode != "semantic" and words:
+            ranked, known = self._current(self._passage_text_hits(words, scope), known)
+        if mode != "text":
+            vector = self._vector_hits(q, scope, known)
+            if mode == "semantic":
+                ranked = vector
+            else:
+                hits = {h.key: h for h in vector} | {h.key: h for h in ranked}
+                fused = rrf([[h.key for h in ranked], [h.key for h in vector]])
+                ranked = [dataclasses.replace(hits[key], score=score) for key, score in fused]
+        end = None if q.limit is None else q.offset + q.limit
+        page = cap_per_video(ranked, MOMENTS_PER_VIDEO)[q.offset : end]
+        titles = self._current(page, known if known is not None and all(h.video_id in known for h in page) else None)[1]
+        return [Moment(h.video_id, h.kind, h.ref, h.text, h.score, h.start, h.end, titles[h.video_id][1]) for h in page]
+
+    def _similar(self, id: str, q: Query) -> list[tuple[Record, float]]:
+        """Videos ranked by the cosine of their mean passage vector with this video's (exact,
+        on every server), the video itself left out."""
+        doc = self._find_doc(id, {"rev": 1, "vectors": 1})
+        if doc is None or not doc.get("vectors"):
+            return []
+        model = doc["vectors"]["model"]
+        mine = self.passages.vectors_of({doc["_id"]: doc["rev"]}, model).get(doc["_id"])
+        if mine is None or not len(mine):
+            return []
+        target = unit(unit(mine).mean(axis=0))
+        f = _and(_filter(q), {"vectors.model": model, "_id": {"$ne": doc["_id"]}})
+        revs = {d["_id"]: d["rev"] for d in self._videos.find(f, {"rev": 1})}
+        scored = [
+            (vid, float(unit(unit(m).mean(axis=0)) @ target))
+            for vid, m in self.passages.vectors_of(revs, model, ask=self._few(len(revs))).items()
+            if m.shape[1] == target.shape[0]
+        ]
+        scored.sort(key=lambda kv: (-kv[1], kv[0]))
+        end = None if q.limit is None else q.offset + q.limit
+        scored = scored[q.offset : end]
+        records = {r.id: r for r in self._page([vid for vid, _ in scored])}
+        return [(records[vid], score) for vid, score in scored if vid in records]
+
     # -- internals -----------------------------------------------------------------------
     def _search(self, q: Query) -> list[Record]:
+        self.require_vectors(q)
+        if q.mode in ("semantic", "hybrid"):
+            end = None if q.limit is None else q.offset + q.limit
+            return self._page(self._ranked_ids(q)[q.offset : end])
         words = _words(q.text)
         if words is None:
             cur = self._videos.find(_filter(q), {"text": 0}).sort([("added_at", -1), ("_id", 1)]).skip(q.offset)
@@ -417,7 +678,8 @@ class MongoStore(Store):
             return self._assemble(list(cur))
         return self._text_run(q, words, count=False) if words else []
 
-    def _text_run(self, q: Query, words: list[str], *, count: bool) -> Any:
+    def _text_run(self, q: Query, words: list[str], *, count: bool, ids: bool = False) -> Any:
+        """Text search: the count, the page of records, or (``ids``) every matching id best first."""
         if self._text_ok is not False:
             # Each word as a quoted phrase: the server requires every phrase (all words must
             # appear, as in the SQLite store) and the text index finds the candidates.
@@ -425,6 +687,11 @@ class MongoStore(Store):
             try:
                 if count:
                     found: Any = self._videos.count_documents(f)
+                elif ids:
+                    cur = self._videos.find(f, {"_id": 1, "score": {"$meta": "textScore"}})
+                    found = [
+                        d["_id"] for d in cur.sort([("score", {"$meta": "textScore"}), ("added_at", -1), ("_id", 1)])
+                    ]
                 else:
                     cur = self._videos.find(f, {"text": 0, "score": {"$meta": "textScore"}})
                     cur = cur.sort([("score", {"$meta": "textScore"}), ("added_at", -1), ("_id", 1)]).skip(q.offset)
@@ -439,9 +706,9 @@ class MongoStore(Store):
                 if e.code not in _NO_TEXT_CODES:
                     raise
                 self._no_text(f"the server refused $text ({_scrub(_errmsg(e), self._uri)})")
-        return self._regex_run(q, words, count=count)
+        return self._regex_run(q, words, count=count, ids=ids)
 
-    def _regex_run(self, q: Query, words: list[str], *, count: bool) -> Any:
+    def _regex_run(self, q: Query, words: list[str], *, count: bool, ids: bool = False) -> Any:
         """Fallback for servers without $text (mongomock, Cosmos DB RU, SecantusDB): every
         word must start a word in one of the text fields; ranked in Python by weighted hits."""
         pats = [re.compile(r"\b" + re.escape(w), re.IGNORECASE) for w in words]
@@ -452,33 +719,79 @@ class MongoStore(Store):
         cands.sort(key=lambda d: d["_id"])
         cands.sort(key=lambda d: d.get("added_at") or "", reverse=True)
         cands.sort(key=lambda d: -_score(d.get("text") or {}, pats))
+        if ids:
+            return [d["_id"] for d in cands]
         end = None if q.limit is None else q.offset + q.limit
-        ids = [d["_id"] for d in cands[q.offset : end]]
+        return self._page([d["_id"] for d in cands[q.offset : end]])
+
+    def _page(self, ids: list[str]) -> list[Record]:
+        """The records of ``ids``, in that order."""
         docs = {d["_id"]: d for d in self._videos.find({"_id": {"$in": ids}}, {"text": 0})}
         return self._assemble([docs[i] for i in ids if i in docs])
 
     def _assemble(self, docs: list[dict]) -> list[Record]:
-        """Documents → Records, with their scene chunks put back (one query per page)."""
-        want = {d["_id"]: d["rev"] for d in docs if d.get("scene_chunks")}
-        chunks: dict[str, list[dict]] = {}
-        if want:
-            for c in self._scenes.find({"video_id": {"$in": list(want)}}).sort([("video_id", 1), ("n", 1)]):
-                if c["rev"] == want[c["video_id"]]:
-                    chunks.setdefault(c["video_id"], []).append(c)
+        """Documents → Records, with their scene and transcript chunks and passages put back
+        (one query per page and collection)."""
+        scenes = _load_chunks(self._scenes, {d["_id"]: d["rev"] for d in docs if d.get("scene_chunks")})
+        segments = _load_chunks(self._transcripts, {d["_id"]: d["rev"] for d in docs if d.get("transcript_chunks")})
+        embedded = {d["_id"]: d["rev"] for d in docs if d.get("passage_count") and d["record"].get("embeddings")}
+        passages = self.passages.passages_of(embedded)
         out = []
         for doc in docs:
             d = _unescape(doc["record"])
-            if doc.get("scene_chunks"):
-                got = chunks.get(doc["_id"], [])
-                if len(got) != doc["scene_chunks"]:  # rewritten under us: read it again
-                    fresh = self._videos.find_one({"_id": doc["_id"]}, {"text": 0})
-                    if fresh is None or fresh["rev"] == doc["rev"]:
-                        raise StoreError(f"MongoDB at {self.where}: scenes of {doc['_id'][:12]} are missing")
-                    out += self._assemble([fresh])
-                    continue
-                d["scenes"]["scenes"] = [s for c in got for s in _unescape(c["scenes"])]
-            out.append(Record.from_dict(d))
+            got_s, got_t = scenes.get(doc["_id"], []), segments.get(doc["_id"], [])
+            got_p = passages.get(doc["_id"], [])
+            if (
+                len(got_s) != (doc.get("scene_chunks") or 0)
+                or len(got_t) != (doc.get("transcript_chunks") or 0)
+                or (doc["_id"] in embedded and len(got_p) != doc["passage_count"])
+            ):  # rewritten under us: read it again
+                fresh = self._videos.find_one({"_id": doc["_id"]}, {"text": 0})
+                if fresh is None or fresh["rev"] == doc["rev"]:
+                    raise StoreError(f"MongoDB at {self.where}: parts of {doc['_id'][:12]} are missing")
+                out += self._assemble([fresh])
+                continue
+            if got_s:
+                d["scenes"]["scenes"] = [s for c in got_s for s in _unescape(c["scenes"])]
+            if got_t:
+                d["transcript"]["segments"] = [s for c in got_t for s in c["segments"]]
+            record = Record.from_dict(d)
+            if record.embeddings is not None:
+                record.embeddings.passages = got_p
+            out.append(record)
         return out
+
+
+def _chunks(video_id: str, rev: str, now: datetime, key: str, items: list[dict], size: int) -> list[dict]:
+    """``items`` in chunk documents of ``size``, keyed by video id, revision and number."""
+    return [
+        {
+            "_id": f"{video_id}:{rev}:{n}",
+            "video_id": video_id,
+            "rev": rev,
+            "n": n,
+            "written": now,
+            key: _escape(items[i : i + size]),
+        }
+        for n, i in enumerate(range(0, len(items), size))
+    ]
+
+
+def _load_chunks(coll: Any, want: dict[str, str]) -> dict[str, list[dict]]:
+    """The chunks of each video id at its revision, in order."""
+    out: dict[str, list[dict]] = {}
+    if want:
+        for c in coll.find({"video_id": {"$in": list(want)}}).sort([("video_id", 1), ("n", 1)]):
+            if c["rev"] == want[c["video_id"]]:
+                out.setdefault(c["video_id"], []).append(c)
+    return out
+
+
+def _passages_of(record: Record) -> list[Passage]:
+    """The record's passages (for full-text moments) when it has no embeddings."""
+    from videokit.search.passages import passages
+
+    return passages(record)
 
 
 # -- query building -----------------------------------------------------------------------
@@ -521,7 +834,7 @@ def _filter(q: Query) -> dict:
     return f
 
 
-def _query_fields(record: Record) -> dict[str, Any]:
+def _query_fields(record: Record, passages: list[Passage]) -> dict[str, Any]:
     m, c, s = record.media, record.classification, record.scenes
     title, description, tags, filename, sources, text = fts_fields(record)
     keys: list[str] = []
@@ -548,9 +861,24 @@ def _query_fields(record: Record) -> dict[str, Any]:
             "tags": tags,
             "filename": filename,
             "sources": sources,
-            "text": text,
+            "text": _with_said(text, record, passages),
         },
     }
+
+
+def _with_said(text: str, record: Record, passages: list[Passage]) -> str:
+    """The text index's catch-all field, with the words said in the video and the texts of its
+    passages (scenes, transcript chunks) where not there already."""
+    out, flat = text, " ".join(text.split())  # flat: for the "already there" check
+    for extra in [record.transcript.text if record.transcript else "", *(p.text for p in passages)]:
+        extra = " ".join(extra.split())
+        if extra and extra not in flat:
+            out, flat = f"{out}\n{extra}" if out else extra, f"{flat} {extra}"
+    return out
+
+
+def _title(doc: dict) -> str:
+    return (doc.get("text") or {}).get("title") or ""
 
 
 def _errmsg(e: OperationFailure) -> str:

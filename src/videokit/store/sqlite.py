@@ -13,6 +13,7 @@ full, a :class:`DamagedStoreError` when the file is damaged).
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import json
 import random
@@ -27,10 +28,15 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from videokit.errors import DamagedStoreError, DiskFullError, StoreError, one_line
-from videokit.record import Record
-from videokit.store.base import Query, Store
+import numpy as np
+
+from videokit.errors import DamagedStoreError, DiskFullError, StoreError, UsageError, one_line
+from videokit.record import Embeddings, Record
+from videokit.search.fuse import best_per_group, cap_per_video, rrf
+from videokit.store.base import MOMENTS_PER_VIDEO, Moment, Query, Store, record_passages
 from videokit.store.recordfiles import remove_record_file, write_record_file
+from videokit.store.sqlite_vectors import MAX_CANDIDATES as MAX_PASSAGES
+from videokit.store.sqlite_vectors import Hit, VectorIndex, encode
 
 if TYPE_CHECKING:
     from videokit.config import Config
@@ -39,6 +45,7 @@ DB_NAME = "library.sqlite"
 LIBRARY_DAMAGED = (
     "run 'videokit check' to see what is damaged and 'videokit rebuild' to recreate it from the record.json files"
 )
+POOL = 50  # the results of a semantic or hybrid search without a limit: the best this many
 NEARLY_FULL = 1 << 20  # bytes free under which SQLite's "disk I/O error" means a full disk
 _DAMAGED = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
@@ -118,14 +125,19 @@ def _migrations() -> list[tuple[int, str]]:
 
 class SQLiteStore(Store):
     """The library in one SQLite file. With ``records_dir`` (the library's ``processed`` folder)
-    each record is also kept as ``<records_dir>/<id>/record.json``."""
+    each record is also kept as ``<records_dir>/<id>/record.json``. Passages (and their vectors)
+    are kept for moments and semantic search; ``vectors`` picks the vector search backend
+    (:mod:`videokit.store.sqlite_vectors`: ``"sqlite-vec"``, ``"numpy"``, None for the best available)."""
 
-    def __init__(self, path: str | Path, records_dir: Path | None = None) -> None:
+    vector_search = True
+
+    def __init__(self, path: str | Path, records_dir: Path | None = None, *, vectors: str | None = None) -> None:
         self.path = Path(path)
         self.records_dir = records_dir
         self._db = connect(self.path, "the library database", LIBRARY_DAMAGED)
         self._lock = threading.RLock()
         self._migrate()
+        self.vectors = VectorIndex(self.path, vectors)
 
     @contextmanager
     def _guard(self, doing: str) -> Iterator[sqlite3.Connection]:
@@ -188,6 +200,11 @@ class SQLiteStore(Store):
     def upsert(self, record: Record) -> None:
         if not record.id:
             raise ValueError("cannot store a record without a content id")
+        embedded = record.embeddings  # with the vectors, when the embed stage just made them
+        with self._guard(f"read record {record.id[:12]}") as db:
+            old = db.execute("SELECT embed_model, embed_digest FROM videos WHERE id=?", (record.id,)).fetchone()
+        keep = _keeps_vectors(embedded, old)
+        record = as_stored(record, keep)
         d = record.to_dict()
         media = record.media
         scenes = record.scenes
@@ -205,6 +222,8 @@ class SQLiteStore(Store):
             "scene_count": scenes.scene_count if scenes else None,
             "added_at": record.added_at,
             "updated_at": record.updated_at,
+            "embed_model": None,
+            "embed_digest": None,
         }
         cols = ", ".join(row)
         marks = ", ".join(f":{k}" for k in row)
@@ -212,7 +231,15 @@ class SQLiteStore(Store):
         self._keep_file(record)
         with self._guard(f"store record {record.id[:12]}") as db:
             db.execute("BEGIN IMMEDIATE")
+            row["embed_model"], row["embed_digest"] = (old[0], old[1]) if keep else _embedded_as(embedded)
             db.execute(f"INSERT INTO videos ({cols}) VALUES ({marks}) ON CONFLICT(id) DO UPDATE SET {updates}", row)
+            if not keep:
+                db.execute("DELETE FROM passages WHERE video_id=?", (record.id,))
+                db.executemany(
+                    'INSERT INTO passages (video_id, kind, ref, text, start, "end", model, vector) '
+                    "VALUES (?,?,?,?,?,?,?,?)",
+                    _passage_rows(record.id, embedded, record),
+                )
             db.execute("DELETE FROM video_tags WHERE video_id=?", (record.id,))
             db.executemany(
                 "INSERT OR IGNORE INTO video_tags (video_id, name) VALUES (?, ?)",
@@ -246,6 +273,7 @@ class SQLiteStore(Store):
         with self._guard(f"delete record {id[:12]}") as db:
             db.execute("BEGIN IMMEDIATE")
             db.execute("DELETE FROM videos_fts WHERE rowid IN (SELECT rowid FROM videos WHERE id=?)", (id,))
+            db.execute("DELETE FROM passages WHERE video_id=?", (id,))
             n = db.execute("DELETE FROM videos WHERE id=?", (id,)).rowcount
             db.execute("COMMIT")
         if n and self.records_dir is not None:
@@ -270,11 +298,12 @@ class SQLiteStore(Store):
             ).fetchone()
         return Record.from_json(row["record"]) if row else None
 
-    def _where(self, q: Query) -> tuple[str, list[Any], bool]:
+    def _where(self, q: Query, text: bool = True) -> tuple[str, list[Any], bool]:
+        """SQL over ``videos v`` for every filter of ``q`` (its text too, with ``text``)."""
         where: list[str] = []
         args: list[Any] = []
         fts = False
-        if q.text and q.text.strip():
+        if text and q.text and q.text.strip():
             fts = True
             where.append("videos_fts MATCH ?")
             args.append(fts_query(q.text))
@@ -320,6 +349,9 @@ class SQLiteStore(Store):
         return (" AND ".join(where) or "1"), args, fts
 
     def search(self, query: Query) -> list[Record]:
+        self.require_vectors(query)
+        if (query.mode or "text") != "text":
+            return self._search_by_meaning(query)
         where, args, fts = self._where(query)
         join = "JOIN videos_fts ON videos_fts.rowid = v.rowid" if fts else ""
         order = "videos_fts.rank, v.added_at DESC" if fts else "v.added_at DESC, v.id"
@@ -340,6 +372,169 @@ class SQLiteStore(Store):
         with self._guard("count the library") as db:
             return db.execute(f"SELECT COUNT(*) FROM videos v {join} WHERE {where}", args).fetchone()[0]
 
+    # -- search by meaning, moments, similar videos --------------------------------------------
+    def _search_by_meaning(self, query: Query) -> list[Record]:
+        vector, model = _query_vector(query)
+        want = _pool(query)
+        where, args, _ = self._where(query, text=False)
+        rankings: list[list[str]] = []
+        with self._guard("search the library") as db:
+            if query.mode == "hybrid" and query.text and query.text.strip():
+                rankings.append(self._text_ranking(db, query, want))
+            nearest = self._nearest_videos(db, vector, model, where, args, want)
+            floor = query.min_score
+            rankings.append([video for video, score in nearest if floor is None or score >= floor])
+        ranked = rrf(rankings) if len(rankings) > 1 else [(v, 0.0) for v in rankings[0]]
+        end = None if query.limit is None else query.offset + query.limit
+        return self._records([v for v, _ in ranked[query.offset : end]])
+
+    def _text_ranking(self, db: sqlite3.Connection, query: Query, want: int) -> list[str]:
+        where, args, _ = self._where(query)
+        sql = (
+            "SELECT v.id FROM videos v JOIN videos_fts ON videos_fts.rowid = v.rowid "
+            f"WHERE {where} ORDER BY videos_fts.rank, v.added_at DESC LIMIT ?"
+        )
+        return [r[0] for r in db.execute(sql, [*args, want])]
+
+    def _records(self, ids: list[str]) -> list[Record]:
+        if not ids:
+            return []
+        with self._guard("read records") as db:
+            rows = db.execute(f"SELECT id, record FROM videos WHERE id IN ({','.join('?' * len(ids))})", ids)
+            found = {r[0]: r[1] for r in rows}
+        return [Record.from_json(found[i]) for i in ids if i in found]
+
+    def moments(self, query: Query) -> list[Moment]:
+        self.require_vectors(query)
+        mode = query.mode or "text"
+        words = bool(query.text and re.search(r"\w", query.text))
+        if mode == "text" and not words:
+            raise UsageError("moments need a query text; give the words to look for")
+        want = _pool(query)
+        where, args, _ = self._where(query, text=False)
+        rankings: list[list[int]] = []
+        scores: dict[int, float] = {}
+        with self._guard("search the library") as db:
+            if mode != "semantic" and words:
+                rows = db.execute(
+                    "SELECT p.id, passages_fts.rank FROM passages_fts JOIN passages p ON p.id = passages_fts.rowid "
+                    f"JOIN videos v ON v.id = p.video_id WHERE passages_fts MATCH ? AND {where} "
+                    "ORDER BY passages_fts.rank, p.id LIMIT ?",
+                    [fts_query(query.text or ""), *args, want],
+                ).fetchall()
+                rankings.append([r[0] for r in rows])
+                scores.update({r[0]: -float(r[1]) for r in rows})
+            if mode != "text":
+                vector, model = _query_vector(query)
+                hits = self._nearest_passages(db, vector, model, where, args, want)
+                rankings.append([h.passage_id for h in hits])
+                scores.update({h.passage_id: h.score for h in hits})
+            ranked = rrf(rankings) if len(rankings) > 1 else [(p, scores[p]) for p in rankings[0]]
+            found = self._moments(db, ranked)
+        found = cap_per_video(found, MOMENTS_PER_VIDEO)
+        end = None if query.limit is None else query.offset + query.limit
+        return found[query.offset : end]
+
+    def _moments(self, db: sqlite3.Connection, ranked: list[tuple[int, float]]) -> list[Moment]:
+        if not ranked:
+            return []
+        ids = [p for p, _ in ranked]
+        rows = db.execute(
+            'SELECT p.id, p.video_id, p.kind, p.ref, p.text, p.start, p."end", v.title FROM passages p '
+            f"JOIN videos v ON v.id = p.video_id WHERE p.id IN ({','.join('?' * len(ids))})",
+            ids,
+        ).fetchall()
+        by_id = {r[0]: r for r in rows}
+        return [
+            Moment(r[1], r[2], r[3], r[4], score, r[5], r[6], r[7])
+            for p, score in ranked
+            if (r := by_id.get(p)) is not None
+        ]
+
+    def similar(self, id: str, query: Query | None = None) -> list[tuple[Record, float]]:
+        q = query or Query()
+        target = self.get(id)
+        if target is None or not target.id:
+            return []
+        with self._guard("search the library") as db:
+            rows = db.execute(
+                "SELECT model, vector FROM passages WHERE video_id=? AND vector IS NOT NULL", (target.id,)
+            ).fetchall()
+            if not rows:
+                return []
+            models = [r[0] for r in rows]
+            model = max(set(models), key=models.count)
+            vectors = [np.frombuffer(r[1], dtype="<f4") for r in rows if r[0] == model]
+            mean = np.mean(np.stack(vectors), axis=0)
+            where, args, _ = self._where(q, text=False)
+            want = _pool(q)
+            ranked = self._nearest_videos(
+                db, mean.tolist(), model, f"({where}) AND v.id != ?", [*args, target.id], want
+            )
+        end = None if q.limit is None else q.offset + q.limit
+        page = ranked[q.offset : end]
+        records = {r.id: r for r in self._records([v for v, _ in page])}
+        return [(records[v], score) for v, score in page if v in records]
+
+    def _nearest_videos(
+        self, db: sqlite3.Connection, vector: list[float], model: str, where: str, args: list[Any], need: int
+    ) -> list[tuple[str, float]]:
+        """At least ``need`` videos (where there are) by their passage nearest ``vector``, best first:
+        more passages are asked for while a few videos hold all the nearest ones."""
+        want = need * 3
+        while True:
+            hits = self.vectors.nearest(db, vector, model, where, args, want)
+            ranked = best_per_group(((h.video_id, h.score) for h in hits), str)
+            if len(ranked) >= need or len(hits) < want or want >= MAX_PASSAGES:
+                return ranked
+            want = min(want * 4, MAX_PASSAGES)
+
+    def _nearest_passages(
+        self, db: sqlite3.Connection, vector: list[float], model: str, where: str, args: list[Any], need: int
+    ) -> list[Hit]:
+        """The passages nearest ``vector``, enough for ``need`` moments at most a few per video."""
+        want = need
+        while True:
+            hits = self.vectors.nearest(db, vector, model, where, args, want)
+            if len(cap_per_video(hits, MOMENTS_PER_VIDEO)) >= need or len(hits) < want or want >= MAX_PASSAGES:
+                return hits
+            want = min(want * 4, MAX_PASSAGES)
+
+    def with_vectors(self, record: Record) -> Record:
+        e = record.embeddings
+        if e is None or not record.id:
+            return record
+        with self._guard(f"read record {record.id[:12]}") as db:
+            kept = db.execute("SELECT embed_model, embed_digest FROM videos WHERE id=?", (record.id,)).fetchone()
+            if kept is None or (kept[0], kept[1]) != (e.model, e.digest):
+                return record
+            rows = db.execute("SELECT vector FROM passages WHERE video_id=? ORDER BY id", (record.id,)).fetchall()
+        if len(rows) != len(e.passages):
+            return record
+        passages = [
+            dataclasses.replace(p, vector=np.frombuffer(r[0], dtype="<f4").tolist() if r[0] is not None else None)
+            for p, r in zip(e.passages, rows, strict=True)
+        ]
+        return dataclasses.replace(record, embeddings=dataclasses.replace(e, passages=passages))
+
+    def has_vectors(self) -> bool:
+        with self._guard("read the library") as db:
+            return db.execute("SELECT 1 FROM videos WHERE embed_model IS NOT NULL LIMIT 1").fetchone() is not None
+
+    def vector_models(self) -> list[str]:
+        with self._guard("read the library") as db:
+            rows = db.execute("SELECT DISTINCT embed_model FROM videos WHERE embed_model IS NOT NULL")
+            return sorted(r[0] for r in rows)
+
+    def index_vectors(self) -> int:
+        """Bring the vector index up to date with the library now (else the next search does);
+        how many passages it touched."""
+        with self._guard("update the vector index") as db:
+            touched = self.vectors.sync(db)
+            if touched:
+                self.vectors.prune(db)
+        return touched
+
     def ids(self) -> set[str]:
         """The content id of every stored record."""
         with self._guard("list the library") as db:
@@ -347,6 +542,7 @@ class SQLiteStore(Store):
 
     def close(self) -> None:
         with self._lock:
+            self.vectors.close()
             self._db.close()
 
 
@@ -367,6 +563,10 @@ def fts_fields(record: Record) -> tuple[str, str, str, str, str, str]:
         text += [str(v) for v in record.media.tags.values()]
     if record.classification:
         text.append(record.classification.category)
+    if record.transcript is not None:
+        text.append(record.transcript.text)
+    present = "\n".join(text)  # a transcript chunk is part of the transcript: not twice
+    text += [p.text for p in record_passages(record) if p.kind != "title" and p.text not in present]
     return (
         record.title,
         "\n".join(descs),
@@ -381,6 +581,66 @@ def fts_query(text: str) -> str:
     """User text → FTS5 query: every word must appear (prefix match), no syntax errors."""
     words = re.findall(r"\w+", text, flags=re.UNICODE)
     return " AND ".join(f'"{w}"*' for w in words) or '""'
+
+
+def as_stored(record: Record, keeps_vectors: bool) -> Record:
+    """``record`` as its JSON is kept: without the vectors (they go to the index), and without
+    embeddings that have no vectors behind them (e.g. a record.json read back by ``videokit
+    rebuild``), so that ``videokit reindex`` sees them missing. A copy; ``record`` is unchanged."""
+    e = record.embeddings
+    if e is None or keeps_vectors:
+        return record
+    if not _has_vectors(e):
+        return dataclasses.replace(record, embeddings=None)
+    passages = [dataclasses.replace(p, vector=None) for p in e.passages]
+    return dataclasses.replace(record, embeddings=dataclasses.replace(e, passages=passages))
+
+
+def _has_vectors(embedded: Embeddings | None) -> bool:
+    return embedded is not None and any(p.vector is not None for p in embedded.passages)
+
+
+def _keeps_vectors(embedded: Embeddings | None, old: Any) -> bool:
+    """A record read back (its embeddings without vectors) and saved again keeps the vectors
+    stored for it, as long as they were made by the same model from the same texts."""
+    return (
+        embedded is not None
+        and not _has_vectors(embedded)
+        and old is not None
+        and old[0] is not None
+        and (old[0], old[1]) == (embedded.model, embedded.digest)
+    )
+
+
+def _embedded_as(embedded: Embeddings | None) -> tuple[str | None, str | None]:
+    return (embedded.model, embedded.digest) if embedded is not None and _has_vectors(embedded) else (None, None)
+
+
+def _passage_rows(video_id: str, embedded: Embeddings | None, record: Record) -> list[tuple[Any, ...]]:
+    items = embedded.passages if embedded is not None else record_passages(record)
+    rows = []
+    for p in items:
+        vector = None
+        if embedded is not None and p.vector is not None:
+            if len(p.vector) != embedded.dim:
+                raise StoreError(
+                    f"record {video_id[:12]}: a {p.kind} passage's vector has {len(p.vector)} numbers, "
+                    f"not the {embedded.dim} of {embedded.model}; run 'videokit reindex'"
+                )
+            vector = encode(p.vector)
+        rows.append((video_id, p.kind, p.ref, p.text, p.start, p.end, embedded.model if vector else None, vector))
+    return rows
+
+
+def _query_vector(query: Query) -> tuple[list[float], str]:
+    if query.vector is None or not query.vector_model:
+        raise UsageError(f"{query.mode} search needs the query's embedding (Query.vector and Query.vector_model)")
+    return query.vector, query.vector_model
+
+
+def _pool(query: Query) -> int:
+    """How many results a ranking must bring: those asked for (all of the first page and those before)."""
+    return query.offset + (query.limit if query.limit is not None else POOL)
 
 
 def _split_sql(sql: str) -> list[str]:

@@ -5,7 +5,7 @@ A condition object is a JSON object whose keys are condition kinds, all of which
 - ``metadata_conditions``: ``{"<field>[_op]": value}`` over :data:`~videokit.tagging.facts.FIELDS`;
   ops are ``_gt _gte _lt _lte _eq _ne _in _regex`` (no suffix = equals);
 - ``description_keywords``: words or phrases found on word boundaries in the AI description,
-  scene descriptions, answers, OCR text, and the source's title and description;
+  scene descriptions, answers, OCR text, the transcript, and the source's title and description;
 - ``ai_generated_tags``: tag names the analyzer gave; ``has_tags`` (category signals only): tags on
   the record;
 - ``filename_patterns``: globs or ``re:`` regexes on the file name;

@@ -175,6 +175,8 @@ def _texts(record: Record) -> list[tuple[str, str | None]]:
         out.append(("on-screen text", a.ocr_text))
     if record.scenes is not None:
         out += [(f"scene {s.index} description", s.description) for s in record.scenes.scenes if s.description]
+    if record.transcript is not None:
+        out.append(("transcript", record.transcript.text))
     for s in record.sources:
         out.append(("source title", s.title))
         out.append(("source description", s.description))
