@@ -64,10 +64,11 @@ def main() -> None:
     ap.add_argument("--single", type=int, default=128, help="sentences embedded one at a time")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (default: every core this process may use)")
     args = ap.parse_args()
 
     t0 = time.perf_counter()
-    options = EmbedOptions(model=BUNDLED, device=args.device, threads=len(os.sched_getaffinity(0)))
+    options = EmbedOptions(model=BUNDLED, device=args.device, threads=args.threads or len(os.sched_getaffinity(0)))
     embedder = load_embedder(options)
     load = time.perf_counter() - t0
     import torch

@@ -5,7 +5,8 @@ audio of a generated video. Each query names the clip and the sentence it should
 
 - ``paraphrase`` queries say what a sentence says in other words (no content word in common with
   it: :func:`shared_words` checks), the case full-text search cannot find;
-- ``keyword`` queries are a distinctive word or two that the sentence really contains.
+- ``keyword`` queries are a distinctive word or two that the sentence really contains;
+- ``OFF_TOPIC`` queries are about nothing the clips say: the right answer is no video.
 
 The sentences use American spellings (what the bundled ``tiny.en`` model writes) and no years, so
 that the word error rate measures recognition, not spelling conventions.
@@ -350,6 +351,18 @@ QUERIES: tuple[EvalQuery, ...] = (
     _k("litter box", "clip24", 1),
 )
 
+# Queries about nothing the clips say: a search should return no video for them.
+OFF_TOPIC: tuple[str, ...] = (
+    "how to knit a wool scarf",
+    "the history of the roman empire",
+    "best smartphone camera settings",
+    "speaking japanese fluently",
+    "painting a bedroom wall",
+    "chess opening strategy",
+    "choosing a wedding dress",
+    "fixing a leaking tap",
+)
+
 STOPWORDS = frozenset(
     """a an the and or but if so of in on at to for from by with as is are was were be been it its this that
     these those your you my our their they we he she his her them do does did not no never than then there
@@ -394,6 +407,10 @@ def check() -> list[str]:
             elsewhere = [c.id for c in CLIPS if c.id != q.clip and q.text.lower() in " ".join(c.sentences).lower()]
             if elsewhere:
                 problems.append(f"keyword {q.text!r} is also spoken in {elsewhere}")
+    for text in OFF_TOPIC:
+        for c in CLIPS:
+            if common := shared_words(text, " ".join(c.sentences)):
+                problems.append(f"off-topic query {text!r} shares {sorted(common)} with {c.id}")
     return problems
 
 

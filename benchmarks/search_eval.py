@@ -33,18 +33,20 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))  # tests/speech.py: the espeak-ng clip maker the tests use
 
-from evalset import CLIPS, QUERIES, EvalQuery  # noqa: E402
+from evalset import CLIPS, OFF_TOPIC, QUERIES  # noqa: E402
 
 from speech import make_speech_video  # noqa: E402
 
 MODES = ("text", "semantic", "hybrid")
 SLACK = 0.5  # seconds either side of a sentence a moment may miss and still contain it
 LIMIT = 10
+FLOORS = (0.2, -1.0)  # similarity floors compared with the library API's default (video level); -1: none
 
 # -- word error rate ----------------------------------------------------------------------------
 
@@ -158,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from videokit import api
     from videokit.config import load_config
+    from videokit.search.embedder import embed_query
     from videokit.store import Query
 
     work_ctx = tempfile.TemporaryDirectory(prefix="search-eval-") if args.work is None else None
@@ -195,41 +198,23 @@ def main(argv: list[str] | None = None) -> int:
         per_clip[clip.id] = e / len(ref)
     wer = errors / ref_words
 
-    results: dict[tuple[str, str, str], Ranks] = {}  # (mode, level, kind)
-    latency: dict[str, list[float]] = {m: [] for m in MODES}
-    moment_len: dict[str, list[float]] = {m: [] for m in MODES}
-    per_query = []
-    for mode in MODES:
-        for q in QUERIES:
-            target = by_clip[q.clip].id
-            start, end, _ = clips[q.clip][1][q.sentence]
-            t = time.perf_counter()
-            videos = api.search(cfg, Query(text=q.text, mode=mode, limit=LIMIT))
-            moments = api.moments(cfg, Query(text=q.text, mode=mode, limit=LIMIT))
-            latency[mode].append(time.perf_counter() - t)
-            moment_len[mode] += [m.end - m.start for m in moments[:1] if m.start is not None and m.end is not None]
-            ranks = {
-                "video": first_rank(videos, lambda r, target=target: r.id == target),
-                "moment": first_rank(
-                    moments, lambda m, target=target, s=start, e=end: m.video_id == target and contains(m, s, e)
-                ),
-                "overlap": first_rank(
-                    moments, lambda m, target=target, s=start, e=end: m.video_id == target and overlaps(m, s, e)
-                ),
-            }
-            for level, rank in ranks.items():
-                results.setdefault((mode, level, q.kind), Ranks()).ranks.append(rank)
-                results.setdefault((mode, level, "all"), Ranks()).ranks.append(rank)
-            per_query.append({"mode": mode, "query": q.text, "clip": q.clip, "kind": q.kind, **ranks})
-            if args.verbose and ranks["moment"] != 1:
-                report_miss(q, mode, ranks, videos, moments, by_clip)
+    # Each query is embedded once (timed apart), then asked in every mode with that vector.
+    t0 = time.perf_counter()
+    vectors = {text: embed_query(cfg, text) for text in [q.text for q in QUERIES] + list(OFF_TOPIC)}
+    t_embed = (time.perf_counter() - t0) / len(vectors)
+
+    runs = {floor: Evaluation(cfg, clips, by_clip, vectors, floor) for floor in (None, *FLOORS)}
+    main_run = runs[None]
+    if args.verbose:
+        for line in main_run.misses:
+            print(line)
 
     first = next(iter(by_clip.values()))
     models = {
         "transcription": first.transcript.model if first.transcript else None,
         "embeddings": first.embeddings.model if first.embeddings else None,
     }
-    print_report(results, wer, per_clip, latency, moment_len, models, t_media, t_run, audio_s)
+    print_report(main_run, runs, wer, per_clip, models, t_media, t_run, t_embed, audio_s)
     if args.json:
         args.json.write_text(
             json.dumps(
@@ -239,12 +224,16 @@ def main(argv: list[str] | None = None) -> int:
                     "models": models,
                     "wer": wer,
                     "wer_per_clip": per_clip,
-                    "seconds": {"media": t_media, "pipeline": t_run, "audio": audio_s},
+                    "seconds": {"media": t_media, "pipeline": t_run, "audio": audio_s, "query_embedding": t_embed},
                     "metrics": {
-                        f"{m}/{lvl}/{k}": {"r1": r.recall(1), "r5": r.recall(5), "mrr": r.mrr}
-                        for (m, lvl, k), r in results.items()
+                        str(floor): {
+                            f"{m}/{lvl}/{k}": {"r1": r.recall(1), "r5": r.recall(5), "mrr": r.mrr}
+                            for (m, lvl, k), r in run.results.items()
+                        }
+                        for floor, run in runs.items()
                     },
-                    "queries": per_query,
+                    "off_topic_videos": {str(floor): run.off_topic for floor, run in runs.items()},
+                    "queries": main_run.per_query,
                 },
                 indent=1,
             )
@@ -254,24 +243,68 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def report_miss(q: EvalQuery, mode: str, ranks: dict, videos: list, moments: list, by_clip: dict) -> None:
-    names = {r.id: c for c, r in by_clip.items()}
-    top = ", ".join(f"{names.get(m.video_id, '?')}[{m.start or 0:.1f}-{m.end or 0:.1f}]" for m in moments[:3])
-    print(f"{mode:8} {q.kind:10} {q.text!r} -> {q.clip}#{q.sentence}: ranks {ranks}; moments {top}")
+class Evaluation:
+    """Every query in every mode at one similarity floor (``Query.min_score``: None is the library
+    API's default; -1 keeps every video the vector index returns)."""
+
+    def __init__(self, cfg: Any, clips: dict, by_clip: dict, vectors: dict, floor: float | None) -> None:
+        from videokit import api
+        from videokit.store import Query
+
+        self.results: dict[tuple[str, str, str], Ranks] = {}  # (mode, level, kind)
+        self.latency: dict[str, list[float]] = {m: [] for m in MODES}
+        self.moment_len: dict[str, list[float]] = {m: [] for m in MODES}
+        self.off_topic: dict[str, list[int]] = {m: [] for m in MODES}  # videos returned for each off-topic query
+        self.per_query: list[dict] = []
+        self.misses: list[str] = []
+        names = {r.id: c for c, r in by_clip.items()}
+
+        def query(text: str, mode: str) -> Query:
+            vector, model = vectors[text] if mode != "text" else (None, None)
+            return Query(text=text, mode=mode, limit=LIMIT, vector=vector, vector_model=model, min_score=floor)
+
+        for mode in MODES:
+            for text in OFF_TOPIC:
+                self.off_topic[mode].append(len(api.search(cfg, query(text, mode))))
+            for q in QUERIES:
+                target = by_clip[q.clip].id
+                start, end, _ = clips[q.clip][1][q.sentence]
+                t = time.perf_counter()
+                videos = api.search(cfg, query(q.text, mode))
+                moments = api.moments(cfg, query(q.text, mode))
+                self.latency[mode].append(time.perf_counter() - t)
+                self.moment_len[mode] += [m.end - m.start for m in moments[:1] if m.start is not None]
+                ranks = {
+                    "video": first_rank(videos, lambda r, target=target: r.id == target),
+                    "moment": first_rank(
+                        moments, lambda m, target=target, s=start, e=end: m.video_id == target and contains(m, s, e)
+                    ),
+                    "overlap": first_rank(
+                        moments, lambda m, target=target, s=start, e=end: m.video_id == target and overlaps(m, s, e)
+                    ),
+                }
+                for level, rank in ranks.items():
+                    self.results.setdefault((mode, level, q.kind), Ranks()).ranks.append(rank)
+                self.per_query.append({"mode": mode, "query": q.text, "clip": q.clip, "kind": q.kind, **ranks})
+                if ranks["moment"] != 1:
+                    top = ", ".join(
+                        f"{names.get(m.video_id, '?')}[{m.start or 0:.1f}-{m.end or 0:.1f}]" for m in moments[:3]
+                    )
+                    self.misses.append(f"{mode:8} {q.kind:10} {q.text!r} -> {q.clip}#{q.sentence}: {ranks}; {top}")
 
 
 def print_report(
-    results: dict[tuple[str, str, str], Ranks],
+    run: Evaluation,
+    runs: dict[float | None, Evaluation],
     wer: float,
     per_clip: dict[str, float],
-    latency: dict[str, list[float]],
-    moment_len: dict[str, list[float]],
     models: dict[str, str | None],
     t_media: float,
     t_run: float,
+    t_embed: float,
     audio_s: float,
 ) -> None:
-    n = {k: len(results[("text", "video", k)].ranks) for k in ("paraphrase", "keyword")}
+    n = {k: len(run.results[("text", "video", k)].ranks) for k in ("paraphrase", "keyword")}
     print(f"{len(CLIPS)} clips, {audio_s:.0f} s of speech; models: {models}")
     print(
         f"clips made in {t_media:.1f} s; pipeline {t_run:.1f} s ({t_run / len(CLIPS):.2f} s a clip); "
@@ -279,25 +312,35 @@ def print_report(
     )
     worst = max(per_clip, key=per_clip.__getitem__)
     print(f"WER {wer:.1%} (clips {min(per_clip.values()):.0%}-{per_clip[worst]:.0%}, worst {worst})\n")
-    print(
-        f"| mode | level | paraphrase R@1 | R@5 | MRR | keyword R@1 | R@5 | MRR |  (paraphrase n={n['paraphrase']}, "
-        f"keyword n={n['keyword']})"
-    )
-    print("|---|---|---|---|---|---|---|---|")
+    print(f"paraphrase n={n['paraphrase']}, keyword n={n['keyword']}, off-topic n={len(OFF_TOPIC)}")
+    print("| mode | level | paraphrase R@1 | R@5 | MRR | keyword R@1 | R@5 | MRR | off-topic: no video |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for mode in MODES:
         for level in ("video", "moment"):  # "overlap" is in --json
-            p, k = results[(mode, level, "paraphrase")], results[(mode, level, "keyword")]
+            p, k = run.results[(mode, level, "paraphrase")], run.results[(mode, level, "keyword")]
+            empty = f"{sum(1 for v in run.off_topic[mode] if v == 0)}/{len(OFF_TOPIC)}" if level == "video" else ""
             print(
                 f"| {mode} | {level} | {p.recall(1):.2f} | {p.recall(5):.2f} | {p.mrr:.2f} "
-                f"| {k.recall(1):.2f} | {k.recall(5):.2f} | {k.mrr:.2f} |"
+                f"| {k.recall(1):.2f} | {k.recall(5):.2f} | {k.mrr:.2f} | {empty} |"
             )
-    print()
+    print("\nvideo level, by similarity floor (Query.min_score; default: the library API's):")
+    print("| floor | mode | paraphrase R@1 | R@5 | MRR | off-topic: no video | off-topic: videos returned (mean) |")
+    print("|---|---|---|---|---|---|---|")
+    for floor, r in runs.items():
+        for mode in ("semantic", "hybrid"):
+            p, off = r.results[(mode, "video", "paraphrase")], r.off_topic[mode]
+            print(
+                f"| {'default' if floor is None else 'none' if floor < 0 else floor} | {mode} | {p.recall(1):.2f} | {p.recall(5):.2f} "
+                f"| {p.mrr:.2f} | {sum(1 for v in off if v == 0)}/{len(off)} | {statistics.mean(off):.1f} |"
+            )
+    print(f"\nquery embedding {t_embed * 1000:.0f} ms a query (once per query, reused by every mode)")
     for mode in MODES:
-        lat = sorted(latency[mode])
-        mean_len = statistics.mean(moment_len[mode]) if moment_len[mode] else float("nan")
+        lat = sorted(run.latency[mode])
+        lens = run.moment_len[mode]
         print(
             f"{mode:8}: search + moments {statistics.median(lat) * 1000:.0f} ms median, "
-            f"{lat[int(0.95 * (len(lat) - 1))] * 1000:.0f} ms p95; first moment {mean_len:.1f} s long on average"
+            f"{lat[int(0.95 * (len(lat) - 1))] * 1000:.0f} ms p95; "
+            f"first moment {statistics.mean(lens) if lens else float('nan'):.1f} s long on average"
         )
 
 

@@ -100,8 +100,13 @@ def test_text_mode_needs_the_words(lib: Path) -> None:
 
 
 def test_filters_restrict_semantic_results(lib: Path) -> None:
-    results = found(lib, "--mode", "semantic", "--tag", "sport", "cooking dinner at home")
+    results = found(lib, "--moments", "--mode", "semantic", "--tag", "sport", "cooking dinner at home")
     assert [r["title"] for r in results] == ["clip stadium"]
+    # by meaning alone, a video comes only when it is near enough (api.MIN_SIMILARITY)
+    assert found(lib, "--mode", "semantic", "--tag", "sport", "cooking dinner at home") == []
+    assert [r["title"] for r in found(lib, "--mode", "semantic", "--tag", "sport", "a red card for a foul")] == [
+        "clip stadium"
+    ]
 
 
 def test_moments_land_on_the_time_the_words_are_said(lib: Path) -> None:

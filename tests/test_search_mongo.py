@@ -193,8 +193,15 @@ def test_exact_search_scans_only_the_filtered_videos(make_store) -> None:
     assert store.vector_search_note  # why there is no $vectorSearch, in words
     store.search(q("meal", "semantic", vector("cooking")))
     assert store.scanned == sum(len(r.embeddings.passages) for r in lib.values())
-    store.search(q("meal", "semantic", vector("cooking"), tags=["sport"]))
+    # a filter keeping much of the library: the passages are read and kept here
+    assert [r.id for r in store.search(q("meal", "semantic", vector("cooking"), tags=["sport"]))] == [lib["match"].id]
     assert store.scanned == len(lib["match"].embeddings.passages)
+    for i in range(6):  # now the one sport video is under a tenth of the library: its id goes to the server
+        store.upsert(make_record(f"plain{i}", title=f"Plain {i}"))
+    assert [r.id for r in store.search(q("meal", "semantic", vector("cooking"), tags=["sport"]))] == [lib["match"].id]
+    assert store.scanned == len(lib["match"].embeddings.passages)
+    found = store.moments(q("the", "hybrid", vector("football"), tags=["sport"]))
+    assert [m.video_id for m in found] == [lib["match"].id] * 3  # its three passages
 
 
 def test_semantic_search_without_a_query_vector_is_a_usage_error(make_store) -> None:

@@ -177,10 +177,14 @@ class ShareNothing:
             timeout=60,
         )
 
-    def done(self) -> int:
+    def status(self) -> dict:
         out = self.videokit("status", "--json")
         assert out.returncode == 0, out.stderr
-        return int(json.loads(out.stdout)["jobs"]["done"])
+        return json.loads(out.stdout)
+
+    def finished(self, n: int) -> bool:
+        jobs = self.status()["jobs"]
+        return int(jobs.get("done", 0)) + int(jobs.get("failed", 0)) >= n
 
     def stop(self) -> None:
         for w in self.workers:
@@ -228,7 +232,9 @@ def test_two_workers_sharing_no_disk_one_killed_mid_task(
     wait_for(a_is_busy, 60, "worker A never picked up a task")
     os.killpg(a.pid, signal.SIGKILL)  # the whole machine gone: worker and pool process
     a.wait()
-    wait_for(lambda: machines.done() == len(urls), 90, "the batch did not finish after a worker died")
+    wait_for(lambda: machines.finished(len(urls)), 90, "the batch did not finish after a worker died")
+    st = machines.status()
+    assert st["jobs"]["done"] == len(urls) and st["failures"] == [], st["failures"]
 
     # every input stored exactly once, its files in the bucket at the keys the record names
     with open_store(load_config(env={k: v for k, v in machines.env.items() if k.startswith("VIDEOKIT_")})) as store:

@@ -269,3 +269,37 @@ def test_the_api_on_a_mongodb_store(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         assert limited.status_code == 429  # the counters live in the MongoDB database
     counters = mongomock.MongoClient(_store=shared)["videokit"]["videos_ratelimits"]
     assert counters.count_documents({}) == 1
+
+
+def test_local_jobs_run_one_at_a_time_high_priority_first(cfg: Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from videokit.web.jobs import JobRunner
+    from web_helpers import options
+
+    order: list[list[str]] = []
+    first_running, release = threading.Event(), threading.Event()
+
+    def run(inputs: list[str], config: Config) -> api.RunResult:
+        order.append(list(inputs))
+        first_running.set()
+        assert release.wait(10)
+        return api.RunResult([])
+
+    monkeypatch.setattr(api, "run", run)
+    runner = JobRunner(cfg, options(cfg))
+    try:
+        runner.submit(["https://videos.example/a.mp4"], "normal")
+        assert first_running.wait(10)
+        low = runner.submit(["https://videos.example/low.mp4"], "low")["job"]["id"]
+        high = runner.submit(["https://videos.example/high.mp4"], "high")["job"]["id"]
+        assert runner.job(low).status == runner.job(high).status == "queued"  # one at a time
+        release.set()
+        deadline = time.monotonic() + 10
+        while not runner.idle():
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    finally:
+        release.set()
+        runner.close()
+    assert [o[0].rsplit("/", 1)[1] for o in order] == ["a.mp4", "high.mp4", "low.mp4"]

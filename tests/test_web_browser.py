@@ -209,6 +209,17 @@ def test_the_transcript_follows_the_player_and_a_click_seeks(site: Site, chromiu
     )
 
 
+def test_a_question_asked_on_the_page_is_answered_and_kept(site: Site, chromium: Any) -> None:
+    page = f"{site.url}/videos/{site.city}"
+    chromium.get(page)
+    chromium.find_element("id", "question").send_keys("Is it filmed at night?")
+    chromium.find_element("css selector", "form.ask button").click()
+    answer = wait_for(lambda: chromium.find_element("id", "answer").text, 60, "the answer")
+    assert answer.startswith("Is it filmed at night?") and len(answer) > len("Is it filmed at night?") + 5
+    chromium.get(page)  # kept with the video
+    assert "Is it filmed at night?" in chromium.find_element("css selector", ".answers").text
+
+
 def test_a_tag_added_on_the_page_is_still_there_after_a_reload(site: Site, chromium: Any) -> None:
     page = f"{site.url}/videos/{site.city}"
     chromium.get(page)

@@ -124,6 +124,7 @@ def test_library_page_shows_a_grid_with_durations_tags_and_pages(client: TestCli
     assert "0:45" in words and "11:40" in words  # durations on the thumbnails
     card = re.search(r'<li class="card">.*?</li>\s*</ul>\s*</div>\s*</li>', page, flags=re.S)
     assert card and "H.264 Codec" in card.group(0) and "/videos/" + rid(1) in card.group(0)
+    assert '<p class="meta">1080p · Nature · youtube.com</p>' in card.group(0)
     second = client.get("/?page=2").text
     assert len(titles(second)) == 6 and not set(titles(second)) & set(titles(page))
     assert 'rel="prev"' in second and 'rel="next"' not in second
@@ -182,6 +183,14 @@ def test_text_from_the_web_is_shown_as_text_never_as_markup(client: TestClient) 
         assert "<script>alert" not in page and "&lt;script&gt;" in page
         assert HOSTILE in text_of(page)
         assert re.findall(r"<script\b[^>]*>", page) == ['<script src="/static/videokit.js" defer>']
+
+
+def test_a_search_the_library_cannot_do_is_one_line_on_the_page(client: TestClient, config: Config) -> None:
+    r = client.get("/", params={"q": "boats at dawn", "mode": "semantic"})  # no embeddings in this library
+    assert r.status_code == 200
+    said = re.search(r'<p class="notice error" role="alert">([^<]*)</p>', r.text)
+    assert said and "reindex" in said.group(1) and str(config.library) not in r.text
+    assert "0 videos" in text_of(r.text)
 
 
 # -- the video page -------------------------------------------------------------------------------------
@@ -346,3 +355,34 @@ def test_a_search_lists_the_moments_it_matched_as_links_into_the_video(client: T
     assert start <= 9.5 and "The fish market opens at six." in text_of(moments.group(0))
     opened = client.get(html.unescape(links[0][0])).text
     assert f'data-start="{start:.1f}"' in opened or f'data-start="{start}"' in opened
+
+
+def test_similar_videos_are_listed_nearest_first(client: TestClient) -> None:
+    page = client.get("/videos/" + rid(1)).text
+    similar = re.search(r'<section class="similar".*?</section>', page, flags=re.S)
+    assert similar
+    names = [html.unescape(t) for t in re.findall(r'<span class="title">([^<]*)</span>', similar.group(0))]
+    assert names == ["Harbour walk 2", "Harbour walk 3", "City clip 11"]
+    assert f'href="/videos/{rid(2)}"' in similar.group(0)
+    assert "None found." in client.get("/videos/" + rid(20)).text  # a video without embeddings
+
+
+def test_a_question_about_a_video_whose_file_is_gone_says_so(client: TestClient, config: Config) -> None:
+    page = client.get("/videos/" + rid(4))
+    r = client.post(f"/videos/{rid(4)}/ask", data={"question": "Is it night?", "csrf_token": csrf_of(page.text)})
+    assert r.status_code == 400
+    said = re.search(r'<p class="notice error" role="alert">([^<]*)</p>', r.text)
+    assert said and "/videos/4.mp4" in html.unescape(said.group(1)) and str(config.library) not in r.text
+
+
+def test_past_the_facet_limit_counts_say_so_and_every_page_is_still_reachable(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from videokit.web import ui
+
+    monkeypatch.setattr(ui, "FACET_LIMIT", 5)
+    page = client.get("/").text
+    assert "Counts cover the first 5 matches." in text_of(page) and "30 videos · page 1 of 2" in text_of(page)
+    assert sum(n for n, _ in facet(page, "category").values()) == 5
+    second = client.get("/?page=2").text
+    assert sorted(titles(second)) == sorted(f"City clip {i}" for i in range(25, 31))

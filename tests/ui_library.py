@@ -14,8 +14,10 @@ from videokit.config import Config, load_config
 from videokit.record import (
     Analysis,
     Classification,
+    Embeddings,
     FileInfo,
     MediaInfo,
+    Passage,
     Record,
     Scene,
     SceneInfo,
@@ -105,6 +107,11 @@ def build(library: Path) -> Config:
                 days_ago=2 if harbour else 60 + i,
             )
         )
+    # made-up embeddings (not the configured model's) on four videos, for "similar videos":
+    # 2 and 3 lie near 1, 11 far from it
+    for i, vector in ((1, [1.0, 0.0, 0.0]), (2, [0.9, 0.1, 0.0]), (3, [0.8, 0.3, 0.0]), (11, [0.0, 0.2, 1.0])):
+        title = records[i - 1].title
+        records[i - 1].embeddings = Embeddings("made-up", 3, [Passage("title", "", title, vector=vector)])
     hostile = records[4]  # video 5
     hostile.sources[0].title = f"Harbour {HOSTILE} night"
     hostile.tags.append(Tag(f"tag {HOSTILE}", "user", 1.0))

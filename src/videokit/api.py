@@ -601,7 +601,7 @@ def export_library(config: Config, fmt: str, out: Path | str, query: Query | Non
         raise UsageError(f"unknown export format {fmt!r}; choose one of: {', '.join(names)}")
     exporter = exporters.get(fmt)
     if is_cloud_url(str(out)):  # written locally, then uploaded (videokit.storage)
-        from videokit.storage.files import build_and_upload
+        from videokit.storage.places import build_and_upload
 
         with open_store(config) as store:
             records = store.iter_records(query)
@@ -1102,6 +1102,6 @@ def library_files(config: Config) -> Storage:
     library's, or ``s3://`` ``gs://`` ``az://`` ``dropbox://``), as a :class:`Storage`: ``put``,
     ``get``, ``read_bytes``, ``list``, ``info``, ``delete`` by relative key
     (``"processed/<id>/thumb_0001.jpg"``); uploads appear whole or not at all, SHA-256 checked."""
-    from videokit.storage.files import library_files as files
+    from videokit.storage.places import library_files as files
 
     return files(config)

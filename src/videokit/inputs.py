@@ -287,7 +287,8 @@ def cloud_items(item: InputItem, options: StorageOptions | None = None) -> list[
     objects whose names look like videos (probing would mean downloading each: every one is
     probed once fetched), sorted. A missing bucket, refused credentials... are the item's error."""
     from videokit.errors import VideokitError
-    from videokit.storage.files import VIDEO_SUFFIXES, list_videos
+    from videokit.storage.files import VIDEO_SUFFIXES
+    from videokit.storage.places import list_videos
 
     spec = item.spec
     if not spec.endswith("/") and Path(urlsplit(spec).path).suffix.lower() in VIDEO_SUFFIXES:

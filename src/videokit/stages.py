@@ -169,7 +169,7 @@ class ProbeStage(Stage):
     def process(self, record: Record, ctx: Context) -> None:
         if record.file is None:
             raise InputError("no file to probe")
-        path = Path(record.file.path)
+        path = ctx.abspath(record.file.path)
         data = ffprobe_json(path)
         media = media_info(path, data, options=self.options)
         check_end(path, media, data)

@@ -1,4 +1,8 @@
-"""``videokit worker``: a Celery worker serving some of the queues ``io``, ``cpu``, ``gpu``."""
+"""``videokit worker``: a Celery worker serving some of the queues ``io``, ``cpu``, ``gpu``.
+
+With ``[Storage] LibraryFiles`` in object storage the worker needs no shared folder: its
+``[Library] Location`` is its own working folder (:mod:`videokit.storage.sync`).
+"""
 
 from __future__ import annotations
 
@@ -25,10 +29,12 @@ def parse_queues(text: str | Iterable[str]) -> list[str]:
 def start_worker(config: Config, queues: list[str], concurrency: int, log_level: str = "warning") -> None:
     """Run a worker in this process until it is stopped (blocks)."""
     from videokit.distributed import tasks
+    from videokit.storage.sync import library_sync
     from videokit.store import open_store
 
     Board(config.get("Celery", "BrokerURL")).ping()
     open_store(config).close()  # a store the worker cannot reach is better reported now
+    library_sync(config)  # so is a working folder that cannot be synced with [Storage] LibraryFiles
     tasks.set_base_config(config)
     app = configure(config)
     app.worker_main(

@@ -4,8 +4,9 @@
   filesystem of each provider (credentials from the environment only), errors naming the provider;
 * :mod:`~videokit.storage.transfer`: one file up (resumable parts, whole or invisible, SHA-256
   checked) or down (ranged reads, resumable);
-* :mod:`~videokit.storage.files`: :class:`Storage`, files by relative key under one root, and
-  :func:`library_files`, where the library's files go (``[Storage] LibraryFiles``);
+* :mod:`~videokit.storage.files`: :class:`Storage`, files by relative key under one root;
+* :mod:`~videokit.storage.places`: :func:`open_storage` for a URL or path, :func:`library_files`
+  (where the library's files go, ``[Storage] LibraryFiles``), a bucket's videos, exports uploaded;
 * :mod:`~videokit.storage.cache`: a bounded local cache of cloud objects, LRU-evicted;
 * :mod:`~videokit.storage.dropbox`: Dropbox through its official SDK.
 
@@ -15,9 +16,10 @@ fsspec and the providers' drivers are imported only when a cloud location is use
 from __future__ import annotations
 
 from videokit.storage.cache import Cached, LocalCache
-from videokit.storage.files import ObjectInfo, Storage, library_files, list_videos, open_storage
+from videokit.storage.files import ObjectInfo, Storage
 from videokit.storage.location import CREDENTIALS, PROVIDERS, Location, is_cloud_url, parse_location
 from videokit.storage.options import DropboxOptions, StorageOptions
+from videokit.storage.places import library_files, list_videos, open_storage
 from videokit.storage.transfer import Transferred, download, upload
 
 __all__ = [

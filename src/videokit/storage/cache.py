@@ -26,9 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from videokit.errors import DiskFullError, InputError
-from videokit.storage.files import ObjectInfo, open_storage
+from videokit.storage.files import ObjectInfo
 from videokit.storage.options import MIB, StorageOptions
-from videokit.storage.transfer import ProgressFn, download
+from videokit.storage.places import open_storage
+from videokit.storage.transfer import ProgressFn
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ class LocalCache:
             return Cached(path, info, hit=True)
         self.reserve(info, path)
         try:
-            download(storage.root, path, self.options, on_progress=on_progress)
+            storage.get("", path, on_progress=on_progress)
         except OSError as e:
             if e.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise DiskFullError(self.folder) from None

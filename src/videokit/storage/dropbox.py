@@ -90,10 +90,6 @@ class DropboxStorage(Storage):
         self.dropbox_options = dropbox_options or DropboxOptions()
         self._client = client
 
-    @classmethod
-    def for_location(cls, location: Location) -> DropboxStorage:
-        return cls(Location("dropbox", "", "/"))
-
     @property
     def client(self) -> dropbox.Dropbox:
         if self._client is None:

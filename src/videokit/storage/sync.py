@@ -65,8 +65,8 @@ class LibrarySync:
         """None when the library's files are the library folder itself (nothing to sync).
         ConfigError when a working folder that must be synced lies outside the library."""
         from videokit.storage.cache import LocalCache
-        from videokit.storage.files import library_files
         from videokit.storage.options import StorageOptions
+        from videokit.storage.places import library_files
 
         if not config.get("Storage", "LibraryFiles"):
             return None

@@ -102,9 +102,7 @@ def upload(
     module). InputError/TransientError/ConfigError naming ``dest`` on failure."""
     local = Path(local)
     if dest.scheme == "dropbox":
-        from videokit.storage.dropbox import DropboxStorage
-
-        return DropboxStorage.for_location(dest).upload_to(local, dest, on_progress=on_progress)
+        raise ValueError("dropbox:// goes through videokit.storage.dropbox.DropboxStorage")
     if dest.is_local:
         return _copy_local(local, Path(dest.key), on_progress)
     fs = fs or filesystem(dest, options)
@@ -350,9 +348,7 @@ def download(
     ``max_bytes``."""
     dest = Path(dest)
     if src.scheme == "dropbox":
-        from videokit.storage.dropbox import DropboxStorage
-
-        return DropboxStorage.for_location(src).download_to(src, dest, on_progress=on_progress, max_bytes=max_bytes)
+        raise ValueError("dropbox:// goes through videokit.storage.dropbox.DropboxStorage")
     if src.is_local:
         return _copy_local(Path(src.key), dest, on_progress)
     fs = fs or filesystem(src, options)

@@ -37,6 +37,7 @@ Degraded servers and users
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 import re
@@ -57,7 +58,7 @@ from videokit.errors import ConfigError, InputError, StoreError, UsageError, one
 from videokit.net import backoff_delay, redact_url
 from videokit.record import Passage, Record
 from videokit.search.fuse import cap_per_video, rrf
-from videokit.store.base import MOMENTS_PER_VIDEO, Moment, Query, Store
+from videokit.store.base import MOMENTS_PER_VIDEO, Moment, Query, Store, record_passages
 from videokit.store.gridfs import VideoFiles
 from videokit.store.mongo_search import (
     ATLAS,
@@ -65,6 +66,7 @@ from videokit.store.mongo_search import (
     Hit,
     PassageIndex,
     Scope,
+    decode_vectors,
     ensure_vector_index,
     unit,
     vector_search_support,
@@ -75,6 +77,7 @@ if TYPE_CHECKING:
     from videokit.config import Config
 
 log = logging.getLogger(__name__)
+_WARNED: set[tuple[str, str, str, str]] = set()  # library warnings already given in this process
 T = TypeVar("T")
 
 LAYOUT = 1  # document layout version, stored on every video document
@@ -275,7 +278,8 @@ class MongoStore(Store):
             self._text_ok = False
             self.text_search_note = "no text index, and this user may not create it"
             state += "; text search uses regular expressions"
-        log.warning(
+        self._warn_once(
+            "read-only",
             "MongoDB at %s: read-only user, indexes not created (%s); reading and searching work, writes will fail; "
             "open the library once as a user with the readWrite role to create them",
             self.where,
@@ -308,9 +312,20 @@ class MongoStore(Store):
             return
         self._text_ok = False
         self.text_search_note = why
-        log.warning(
-            "MongoDB at %s: %s; text search uses regular expressions (slower on large libraries)", self.where, why
+        self._warn_once(
+            "regex",
+            "MongoDB at %s: %s; text search uses regular expressions (slower on large libraries)",
+            self.where,
+            why,
         )
+
+    def _warn_once(self, kind: str, msg: str, *args: object) -> None:
+        """A WARNING about the state of this library, once per process (a command or a server
+        opening the store again and again says it once)."""
+        key = (kind, self.where, self.database, self.collection)
+        if key not in _WARNED:
+            _WARNED.add(key)
+            log.warning(msg, *args)
 
     # -- writes --------------------------------------------------------------------------
     def upsert(self, record: Record) -> None:
@@ -333,7 +348,7 @@ class MongoStore(Store):
         chunks = _chunks(record.id, rev, now, "scenes", scenes, SCENE_CHUNK)
         tchunks = _chunks(record.id, rev, now, "segments", segments, TRANSCRIPT_CHUNK)
         has_vectors = emb is not None and any(p.vector is not None for p in emb.passages)
-        passages = list(emb.passages) if emb is not None else _passages_of(record)
+        passages = record_passages(record)
         pdocs = self.passages.docs(
             record.id,
             rev,
@@ -343,6 +358,7 @@ class MongoStore(Store):
             now=now,
         )
         doc = _query_fields(record, passages)
+        header = _escape(d.get("embeddings"))
         doc.update(
             layout=LAYOUT,
             rev=rev,
@@ -356,7 +372,7 @@ class MongoStore(Store):
         def write() -> None:
             doc["video_stored"] = self.store_videos and self.files.exists(record.id or "")
             if emb is not None and not has_vectors:
-                self._keep_vectors(record.id or "", emb.model, emb.digest, pdocs, doc)
+                self._keep_vectors(record.id or "", header, pdocs, doc)
             for coll, docs in ((self._scenes, chunks), (self._transcripts, tchunks), (self.passages.coll, pdocs)):
                 if docs:  # a retried write must not hit duplicate keys: clear this revision first
                     coll.delete_many({"video_id": record.id, "rev": rev})
@@ -382,24 +398,23 @@ class MongoStore(Store):
         except (InvalidDocument, OverflowError) as e:  # this record, not the server, is the problem
             raise InputError(f"record {record.id[:12]} cannot be stored in MongoDB: {one_line(e)}") from None
 
-    def _keep_vectors(self, id: str, model: str, digest: str | None, pdocs: list[dict], doc: dict) -> None:
-        embeddings = doc["record"]["embeddings"]
+    def _keep_vectors(self, id: str, header: dict, pdocs: list[dict], doc: dict) -> None:
         """A record saved again without its vectors (loaded, edited, saved) keeps the stored
         ones when they come from the same model and the same passages (same digest); with none
         to keep it is stored without embeddings (``videokit reindex`` makes them)."""
-        doc["record"]["embeddings"] = None  # unless vectors are kept below
+        model, digest = header["model"], header.get("digest")
         before = self._videos.find_one({"_id": id}, {"rev": 1, "vectors": 1})
         stored = (before or {}).get("vectors") or {}
-        if not stored or stored.get("model") != model or stored.get("digest") != digest:
-            return
-        doc["record"]["embeddings"] = embeddings
-        kept = self.passages.stored_vectors(id, before["rev"], model)  # type: ignore[index]
+        kept = {}
+        if before and stored.get("model") == model and stored.get("digest") == digest:
+            kept = self.passages.stored_vectors(id, before["rev"], model)
         for p in pdocs:
             vector = kept.get((p["kind"], p["ref"], p["text"]))
             if vector is not None:
                 p.update(model=model, digest=digest, vector=vector)
-        if any("vector" in p for p in pdocs):
-            doc["vectors"] = stored
+        found = any("vector" in p for p in pdocs)
+        doc["vectors"] = stored if found else None
+        doc["record"]["embeddings"] = header if found else None
 
     def _put_video(self, record: Record) -> None:
         path = self._video_path(record)
@@ -522,6 +537,20 @@ class MongoStore(Store):
                 )
         return self._vector_mode
 
+    def with_vectors(self, record: Record) -> Record:
+        def run() -> Record:
+            out = copy.deepcopy(record)
+            doc = self._videos.find_one({"_id": record.id}, {"rev": 1, "vectors": 1})
+            if out.embeddings is None or doc is None or not doc.get("vectors"):
+                return out
+            stored = self.passages.stored_vectors(record.id or "", doc["rev"], doc["vectors"]["model"])
+            for p in out.embeddings.passages:
+                vector = stored.get((p.kind, p.ref, p.text))
+                p.vector = None if vector is None else decode_vectors([vector])[0].tolist()
+            return out
+
+        return self._call(f"reading the vectors of {(record.id or '')[:12]}", run)
+
     def has_vectors(self) -> bool:
         return self._call("reading", lambda: self._videos.count_documents({"vectors": {"$ne": None}}, limit=1) > 0)
 
@@ -551,10 +580,12 @@ class MongoStore(Store):
     def _ranked_ids(self, q: Query) -> list[str]:
         """Video ids best first by their best passage (semantic), or fused with the text ranking (hybrid)."""
         scope, known = self._candidates(q)
-        by_video: list[str] = []
+        best: dict[str, None] = {}  # video ids in order of their best passage
         for h in self._vector_hits(q, scope, known):
-            if h.video_id not in by_video:
-                by_video.append(h.video_id)
+            if q.min_score is not None and h.score < q.min_score:
+                break  # best first: the rest are further still
+            best.setdefault(h.video_id)
+        by_video = list(best)
         if q.mode == "semantic":
             return by_video
         words = _words(q.text) or []
@@ -626,7 +657,7 @@ class MongoStore(Store):
         scope, known = self._candidates(q)
         ranked: list[Hit] = []
         if mode != "semantic" and words:
-            ranked, known = self._current(self._passage_text_hits(words, scope), known)
+            ranked = self._current(self._passage_text_hits(words, scope), known)[0]
         if mode != "text":
             vector = self._vector_hits(q, scope, known)
             if mode == "semantic":
@@ -785,13 +816,6 @@ def _load_chunks(coll: Any, want: dict[str, str]) -> dict[str, list[dict]]:
             if c["rev"] == want[c["video_id"]]:
                 out.setdefault(c["video_id"], []).append(c)
     return out
-
-
-def _passages_of(record: Record) -> list[Passage]:
-    """The record's passages (for full-text moments) when it has no embeddings."""
-    from videokit.search.passages import passages
-
-    return passages(record)
 
 
 # -- query building -----------------------------------------------------------------------

@@ -9,9 +9,9 @@ Templates autoescape: a title holding ``<script>`` is shown as text.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import itertools
-import logging
 import math
 from collections.abc import Iterator
 from typing import Annotated
@@ -31,10 +31,8 @@ from videokit.web.service import service
 from videokit.web.ui_charts import Chart, columns, rows
 from videokit.web.ui_jobs import MAX_LINES, jobs_view, parse_inputs
 from videokit.web.ui_query import MODES, PER_PAGE, LibraryView, chips, facets, page_links
-from videokit.web.ui_stats import ADDED, DURATIONS, LibraryStats, summarise
+from videokit.web.ui_stats import DURATIONS, LibraryStats, summarise
 from videokit.web.ui_views import card, hours_text, moment_link, size_text, video_view
-
-log = logging.getLogger(__name__)
 
 router = APIRouter(include_in_schema=False)
 
@@ -42,7 +40,7 @@ FACET_LIMIT = 2000  # records counted for the facets of one library page
 DASHBOARD_LIMIT = 100_000  # records counted by the dashboard
 MOMENTS = 8  # moments shown above the grid
 SIMILAR = 6
-BATCH = 500
+BATCH = FACET_LIMIT + 1  # records per library API call: the facets of a page in one call
 
 
 def _config(request: Request) -> Config:
@@ -89,7 +87,7 @@ def library(request: Request, user: Annotated[object, Depends(ui_user("read"))])
     total = len(matched) if not stats.truncated else api.count(config, query)
     pages = max(math.ceil(total / PER_PAGE), 1)
     if view.page > pages:
-        view = LibraryView(**{**{f: getattr(view, f) for f in LibraryView.__slots__}, "page": pages})  # type: ignore[attr-defined]
+        view = dataclasses.replace(view, page=pages)
     start = (view.page - 1) * PER_PAGE
     if start + PER_PAGE <= len(matched) or not stats.truncated:
         shown = matched[start : start + PER_PAGE]
@@ -265,7 +263,6 @@ def dashboard(request: Request, user: Annotated[object, Depends(ui_user("read"))
             "hours": hours_text(stats.seconds),
             "size": size_text(stats.bytes),
             "charts": dashboard_charts(stats),
-            "windows": ADDED,
         },
     )
 

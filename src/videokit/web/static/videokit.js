@@ -72,7 +72,7 @@
         .catch(function () { /* keep what is shown; try again */ })
         .then(function () { busy = false; schedule(); });
     }
-    function schedule() { window.setTimeout(tick, active() ? 1000 : 5000); }
+    function schedule() { window.setTimeout(tick, active() ? 2000 : 10000); }
     schedule();
   }
 
