@@ -185,6 +185,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="vk-sharenothing-"))
     try:
         videos = make_videos(work / "videos", args.videos, args.seconds)
+        size = sum(v.stat().st_size for v in videos) / 2**20
         Throttled.rate = int(args.mbps * 125_000)
         http = ThreadingHTTPServer(("127.0.0.1", 0), partial(Throttled, directory=str(work / "videos")))
         threading.Thread(target=http.serve_forever, daemon=True).start()
@@ -192,7 +193,9 @@ def main() -> None:
         procs, env = servers(work)
         try:
             one, objects1 = run_batch(urls, 1, env, work, skip)
+            print(f"1 worker: {one:.1f} s", file=sys.stderr, flush=True)
             two, objects2 = run_batch(urls, 2, env, work, skip)
+            print(f"2 workers: {two:.1f} s", file=sys.stderr, flush=True)
         finally:
             for p in procs:
                 p.terminate()
@@ -200,7 +203,6 @@ def main() -> None:
             http.shutdown()
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    size = sum(v.stat().st_size for v in videos) / 2**20
     what = "full pipeline" if args.full else "scenes, no analyze/transcribe/embed"
     print(f"{args.videos} videos of {args.seconds:g} s ({size:.1f} MiB), {args.mbps:g} Mbit/s each, {what}")
     print(f"  1 worker : {one:6.1f} s  ({args.videos / one:.2f} videos/s, {objects1} objects in S3)")

@@ -177,3 +177,15 @@ def test_a_prefix_without_videos_is_that_input_s_error(s3: S3Bucket) -> None:
     assert item.error == f"{s3.url('docs/')}: no videos under this prefix"
     with pytest.raises(InputError, match="is a folder"):
         open_storage(s3.url("docs")).info("")
+
+
+def test_storage_settings_in_config_ini(tmp_path: Path) -> None:
+    ini = tmp_path / "config.ini"
+    ini.write_text("[Storage]\nLibraryFiles = s3://bucket/lib\nCacheDirectory = cache\nCacheSizeMB = 100\n")
+    cfg = load_config(ini, env={})
+    options = StorageOptions.from_config(cfg)
+    assert cfg.get("Storage", "LibraryFiles") == "s3://bucket/lib"  # a URL is not made relative to the file
+    assert options.cache_dir == tmp_path / "cache" and options.cache_bytes == 100 * MIB
+    ini.write_text("[Storage]\nLibraryFiles = s3://\n")
+    with pytest.raises(ConfigError, match=r"config.ini: bad value for \[Storage\] LibraryFiles: s3://: no bucket"):
+        load_config(ini, env={})

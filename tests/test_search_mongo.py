@@ -190,7 +190,7 @@ def test_passages_of_an_unfinished_write_are_never_found(make_store) -> None:
 def test_exact_search_scans_only_the_filtered_videos(make_store) -> None:
     store = make_store()
     lib = library(store)
-    assert store.vector_search_note  # why there is no $vectorSearch, in words
+    assert "no Atlas Search" in store.vector_search_note  # why there is no $vectorSearch, in words
     store.search(q("meal", "semantic", vector("cooking")))
     assert store.scanned == sum(len(r.embeddings.passages) for r in lib.values())
     # a filter keeping much of the library: the passages are read and kept here
@@ -209,3 +209,21 @@ def test_semantic_search_without_a_query_vector_is_a_usage_error(make_store) -> 
     library(store)
     with pytest.raises(UsageError, match="needs the query's embedding"):
         store.search(Query(text="meal", mode="semantic"))
+
+
+def test_a_library_written_before_passages_gets_them_when_saved_again(make_store) -> None:
+    store = make_store()
+    r = cook()
+    store.upsert(r)
+    db = store.client[store.database]
+    # the layout of an older videokit: no passages, no transcript chunks, no vector header
+    db["videos_passages"].delete_many({})
+    db["videos"].update_one(
+        {"_id": r.id},
+        {"$unset": {"passage_count": "", "transcript_chunks": "", "vectors": ""}, "$set": {"record.embeddings": None}},
+    )
+    assert [x.id for x in store.search(Query(text="kitchen"))] == [r.id]
+    assert store.get(r.id).embeddings is None
+    assert store.search(q("meal", "semantic", vector("cooking"))) == []
+    store.upsert(cook())  # saved again (videokit reindex)
+    assert [x.id for x in store.search(q("meal", "semantic", vector("cooking")))] == [r.id]

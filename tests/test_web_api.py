@@ -16,7 +16,7 @@ from videokit import api
 from videokit.config import Config
 from videokit.record import Transcript, TranscriptSegment
 from videokit.store import open_store
-from web_helpers import QUICK, auth, built_library, cfg, client, config_for, key, lib, only_id  # noqa: F401
+from web_helpers import QUICK, auth, built_library, cfg, client, config_for, key, lib, only_id, threaded_server  # noqa: F401
 
 
 def test_search_with_text_filters_and_pages(cfg: Config) -> None:
@@ -145,6 +145,36 @@ def test_the_video_file_with_ranges(cfg: Config) -> None:
         beyond = c.get(f"/api/v1/videos/{rid}/file", headers={**auth(k), "Range": f"bytes={len(data) + 10}-"})
         assert beyond.status_code == 416
         assert beyond.headers["content-range"] == f"bytes */{len(data)}"
+
+
+def test_media_go_out_by_sendfile_never_through_python(cfg: Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    import httpx
+
+    rid = only_id(cfg)
+    data = Path(api.get(cfg, rid).file.path).read_bytes()
+    calls: list[tuple[int, int]] = []
+    real = os.sendfile
+
+    def spy(out_fd: int, in_fd: int, offset: int, count: int) -> int:
+        calls.append((offset, count))
+        return real(out_fd, in_fd, offset, count)
+
+    monkeypatch.setattr(os, "sendfile", spy)
+    monkeypatch.setattr("anyio.AsyncFile.read", None)  # reading the file into Python would fail
+    with threaded_server(cfg) as url, httpx.Client(base_url=url, headers=auth(key(cfg))) as c:
+        part = c.get(f"/api/v1/videos/{rid}/file", headers={"Range": "bytes=1000-99999"})
+        assert part.status_code == 206 and part.content == data[1000:100000]
+        whole = c.get(f"/api/v1/videos/{rid}/file")
+        assert whole.status_code == 200 and whole.content == data
+        sheet = c.get(f"/api/v1/videos/{rid}/contact-sheet")
+        assert sheet.status_code == 200 and sheet.content[:2] == b"\xff\xd8"
+        assert c.get("/api/v1/search").status_code == 200  # the connection is still usable after
+        beyond = c.get(f"/api/v1/videos/{rid}/file", headers={"Range": f"bytes={len(data)}-"})
+        assert beyond.status_code == 416 and beyond.json()["error"]["code"] == "range_not_satisfiable"
+    assert sum(n for _, n in calls if n) >= 99000 + len(data)
+    assert calls[0][0] == 1000
 
 
 def test_export_streams_a_filtered_set(cfg: Config) -> None:

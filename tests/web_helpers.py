@@ -146,6 +146,40 @@ def served(library: Path, *args: str, env: dict[str, str] | None = None) -> Iter
     served.last = (server.returncode, server.stderr)  # type: ignore[attr-defined]
 
 
+@contextmanager
+def threaded_server(cfg: Config, **changes: Any) -> Iterator[str]:
+    """The application on uvicorn with videokit's HTTP protocol, in a thread of this process
+    (quick to start; what ``videokit serve`` runs); yields its base URL."""
+    import threading
+
+    import uvicorn
+
+    from videokit.web.zerocopy import ZeroCopyH11Protocol
+
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(cfg, options(cfg, **changes)),
+        host="127.0.0.1",
+        port=port,
+        http=ZeroCopyH11Protocol,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(15)
+
+
 def wait_up(url: str, proc: subprocess.Popen, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -129,8 +129,8 @@ class IdentifyStage(Stage):
         else:
             sources.append(new)
         # Keep one copy of the bytes: drop a duplicate download of content already in the library.
-        old_path = Path(existing.file.path) if existing.file else None
-        new_path = Path(record.file.path) if record.file else None
+        old_path = ctx.abspath(existing.file.path) if existing.file else None
+        new_path = ctx.abspath(record.file.path) if record.file else None
         if (
             old_path
             and new_path

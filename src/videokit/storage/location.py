@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from videokit.errors import ConfigError, DiskFullError, InputError, TransientError, UsageError, VideokitError, one_line
-from videokit.net import redact_text
+from videokit.net import hold_secret, redact_text
 
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
@@ -181,6 +181,8 @@ def filesystem(location: Location, options: StorageOptions) -> AbstractFileSyste
         raise UsageError("dropbox:// locations go through videokit.storage.dropbox, not fsspec")
     cache_key = (location.scheme, location.bucket if location.scheme == "az" else "", options.s3_endpoint)
     cache_key += (_account_fingerprint(),)
+    for name in _SECRET_ENV:  # scrubbed from every message and log line from now on
+        hold_secret(os.environ.get(name))
     with _fs_lock:
         fs = _filesystems.get(cache_key)
         if fs is None:

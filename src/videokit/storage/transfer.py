@@ -26,6 +26,7 @@ import hashlib
 import json
 import logging
 import os
+import threading
 import time
 import uuid
 from collections import deque
@@ -187,14 +188,17 @@ class _S3Upload:
             options.state_dir / f"{hashlib.sha256(ident.encode()).hexdigest()[:32]}.json" if options.state_dir else None
         )
         self.done = 0
+        self.lock = threading.Lock()
 
     def call(self, method: str, **kwargs: Any) -> Any:
         return self.retry(lambda: self.fs.call_s3(method, Bucket=self.dest.bucket, Key=self.dest.key, **kwargs))
 
     def progress(self, n: int) -> None:
-        self.done += n
+        with self.lock:  # parts finish on several threads
+            self.done += n
+            done = self.done
         if self.on_progress:
-            self.on_progress(self.done, self.size)
+            self.on_progress(done, self.size)
 
     def run(self) -> Transferred:
         if self.size <= self.options.part_size:
@@ -217,34 +221,32 @@ class _S3Upload:
         part_size = self.options.part_size
         count = -(-self.size // part_size)
         whole = hashlib.sha256()
-        digests: list[bytes] = []
-        etags: dict[int, str] = {}
+        done: dict[int, tuple[str, bytes]] = {}  # part number -> (ETag, SHA-256)
         resumed = 0
-        inflight: deque[tuple[int, Future[str]]] = deque()
+        inflight: deque[tuple[int, Future[tuple[str, bytes]]]] = deque()
         with (
             ThreadPoolExecutor(self.options.concurrency, thread_name_prefix="vk-upload") as pool,
             open(self.local, "rb") as fh,
         ):
             for number in range(1, count + 1):
                 data = os.pread(fh.fileno(), part_size, (number - 1) * part_size)
-                whole.update(data)
-                digest = hashlib.sha256(data).digest()
-                digests.append(digest)
+                whole.update(data)  # the parts' own hashes are computed by the threads sending them
                 etag = held.get(number)
                 if etag is not None and etag.strip('"') == hashlib.md5(data, usedforsecurity=False).hexdigest():
-                    etags[number] = etag
+                    done[number] = (etag, hashlib.sha256(data).digest())
                     resumed += 1
                     self.progress(len(data))
                     continue
                 while len(inflight) >= self.options.concurrency:
                     n, fut = inflight.popleft()
-                    etags[n] = fut.result()
-                inflight.append((number, pool.submit(self.part, upload_id, number, data, digest)))
+                    done[n] = fut.result()
+                inflight.append((number, pool.submit(self.part, upload_id, number, data)))
             while inflight:
                 n, fut = inflight.popleft()
-                etags[n] = fut.result()
+                done[n] = fut.result()
+        digests = [done[n][1] for n in range(1, count + 1)]
         parts = [
-            {"PartNumber": n, "ETag": etags[n], "ChecksumSHA256": _b64(digests[n - 1])} for n in range(1, count + 1)
+            {"PartNumber": n, "ETag": done[n][0], "ChecksumSHA256": _b64(digests[n - 1])} for n in range(1, count + 1)
         ]
         self.call("complete_multipart_upload", UploadId=upload_id, MultipartUpload={"Parts": parts})
         self.forget()
@@ -253,7 +255,9 @@ class _S3Upload:
             self.dest.url, self.size, whole.hexdigest(), parts=count - resumed, resumed=resumed, verified=how
         )
 
-    def part(self, upload_id: str, number: int, data: bytes, digest: bytes) -> str:
+    def part(self, upload_id: str, number: int, data: bytes) -> tuple[str, bytes]:
+        """Send one part with its SHA-256 (the server rejects it damaged); its ETag and digest."""
+        digest = hashlib.sha256(data).digest()
         r = self.call(
             "upload_part",
             UploadId=upload_id,
@@ -263,7 +267,7 @@ class _S3Upload:
             ChecksumSHA256=_b64(digest),
         )
         self.progress(len(data))
-        return str(r["ETag"])
+        return str(r["ETag"]), digest
 
     def resume(self) -> tuple[str | None, dict[int, str]]:
         """The upload an interrupted call left, and the ETags of the parts the server holds."""

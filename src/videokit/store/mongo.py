@@ -147,6 +147,7 @@ class MongoStore(Store):
         self.text_search_note: str | None = None  # why text search uses regex
         self._passage_text_ok: bool | None = None  # the same for the passages' text index
         self._vector_mode: str | None = None  # EXACT or ATLAS once asked
+        self._atlas_ready_dim: int | None = None  # the dimension the vectorSearch index was found ready for
         self.vector_search_note: str | None = None  # why vector search is exact
         self.scanned = 0  # passages the last exact vector search compared
         self._call("connecting", self._ensure_indexes)
@@ -606,6 +607,8 @@ class MongoStore(Store):
 
     def _atlas_ready(self, dim: int) -> bool:
         """Whether the vectorSearch index of this dimension is queryable (created when missing)."""
+        if self._atlas_ready_dim == dim:
+            return True
         try:
             ready = ensure_vector_index(self.passages.coll, dim)
         except OperationFailure as e:
@@ -614,6 +617,7 @@ class MongoStore(Store):
             return False
         if not ready:
             log.info("MongoDB at %s: the vector search index is building; exact search meanwhile", self.where)
+        self._atlas_ready_dim = dim if ready else None
         return ready
 
     def _current(

@@ -99,7 +99,7 @@ def create_app(config: Config, options: ServerOptions | None = None) -> FastAPI:
     if ui is not None:
         app.include_router(ui)
     app.mount("/static", StaticFiles(directory=str(STATIC), check_dir=False), name="static")
-    app.add_middleware(Guard, max_body=opts.max_body_bytes)
+    app.add_middleware(Guard, max_body=opts.max_body_bytes, secure_cookies=opts.secure_cookies)
     return app
 
 
@@ -124,9 +124,10 @@ class Guard:
     request is one line of the access log (JSON: method, path, redacted query, status,
     milliseconds, who), which never holds a key, a cookie or a token."""
 
-    def __init__(self, app: ASGIApp, max_body: int) -> None:
+    def __init__(self, app: ASGIApp, max_body: int, secure_cookies: bool = False) -> None:
         self.app = app
         self.max_body = max_body
+        self.secure_cookies = secure_cookies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -167,7 +168,8 @@ class Guard:
                 headers += [(k, v) for k, v in extra if k not in names]
                 new_cookie = state.get("new_browser_cookie")
                 if new_cookie and _cookie(scope, BROWSER_COOKIE) is None:
-                    headers.append((b"set-cookie", _browser_cookie(new_cookie).encode("latin-1")))
+                    cookie = _browser_cookie(new_cookie) + ("; Secure" if self.secure_cookies else "")
+                    headers.append((b"set-cookie", cookie.encode("latin-1")))
                 message = {**message, "headers": headers}
             await send(message)
 

@@ -3,8 +3,8 @@ thumbnails and contact sheet, and any file under the processed folder by path.
 
 Only files of the library are served: a path from a URL is resolved (``..``, links) and must
 lie under the library's processed or download folder, whatever its encoding; a video's own
-file is the one its record names. Files go out as they are on disk, in chunks (Starlette's
-FileResponse): memory does not grow with the file.
+file is the one its record names. Files go out by ``sendfile`` under ``videokit serve``
+(:mod:`videokit.web.zerocopy`), never read into Python.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from videokit.web.auth import api_user
 from videokit.web.errors import ApiError
 from videokit.web.keys import KeyInfo
 from videokit.web.service import service
+from videokit.web.zerocopy import MediaResponse
 
 router = APIRouter(prefix="/api/v1", tags=["media"])
 
@@ -49,7 +50,7 @@ def library_file(config: Config, relative: str) -> Path:
 
 
 def _file_response(path: Path, media_type: str | None = None) -> FileResponse:
-    return FileResponse(
+    return MediaResponse(
         path, media_type=media_type or TYPES.get(path.suffix.lower()), content_disposition_type="inline"
     )
 

@@ -45,6 +45,8 @@ def serve(config: Config, options: ServerOptions, *, on_ready: Callable[[str], N
         import uvicorn
     except ImportError:
         raise ConfigError("the server needs the web extra: pip install 'videokit[web]'") from None
+    from videokit.web.zerocopy import ZeroCopyH11Protocol
+
     if on_ready is not None:
         on_ready(options.base_url())
     _exit_cleanly_on_signals()
@@ -56,6 +58,7 @@ def serve(config: Config, options: ServerOptions, *, on_ready: Callable[[str], N
         "timeout_graceful_shutdown": GRACE,
         "server_header": False,
         "proxy_headers": False,
+        "http": ZeroCopyH11Protocol,  # media bytes by sendfile (videokit.web.zerocopy)
     }
     if options.workers <= 1:
         from videokit.web.app import create_app
