@@ -44,7 +44,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         src = work / "video.bin"
-        src.write_bytes(os.urandom(args.size_mb * MIB))
+        data = os.urandom(args.size_mb * MIB)
+        src.write_bytes(data)
         options = StorageOptions(
             s3_endpoint=endpoint,
             part_size=args.part_mb * MIB,
@@ -67,6 +68,8 @@ def main() -> None:
             }
             for name in names:
                 times[name].append(_timed(steps[name]))
+            for name in ("d.bin", "v.bin", "s.bin"):  # every copy is whole and right
+                assert (work / name).read_bytes() == data, name
             for name in ("d.bin", "v.bin", "s.bin"):
                 (work / name).unlink()
     server.terminate()

@@ -2,21 +2,25 @@
 and MRR of text, semantic and hybrid search, at video and at moment level.
 
 The set (``benchmarks/evalset.py``): 24 clips on 10 topics, each four sentences synthesised with
-espeak-ng over a generated picture, and 63 queries whose right answers are known: 48 paraphrases
-(no content word in common with the sentence) and 15 exact keywords. The clips go through the real
-pipeline (``videokit.api.run``: probe, scenes, transcribe, analyze, tag, embed, store) into a
-temporary library, then every query is asked through the library API in each mode:
+espeak-ng over a generated picture, and queries whose right answers are known: 48 paraphrases (no
+content word in common with the sentence), 15 exact keywords and 8 off-topic queries (the right
+answer is no video). The clips go through the real pipeline (``videokit.api.run``: probe, scenes,
+transcribe, analyze, tag, embed, store) into a new library, then every query is asked through the
+library API in each mode (each query embedded once, its vector reused by every mode):
 
 - video level: ``api.search`` ranks videos; a hit is the clip that holds the sentence;
 - moment level: ``api.moments`` ranks moments; a hit is a moment of that clip whose time range
-  contains the spoken sentence (0.5 s slack each side); "overlap" counts any moment of that clip
-  overlapping the sentence.
+  contains the spoken sentence (0.5 s slack each side); "overlap" (in ``--json``) counts any moment
+  of that clip overlapping the sentence.
+
+Video-level search is also run at other similarity floors (``Query.min_score``) than the library
+API's default, with the off-topic queries, to show what the floor trades.
 
     python benchmarks/search_eval.py [--work DIR] [--skip analyze] [--json OUT] [--verbose]
 
 ``--work DIR`` keeps the clips and the library there (a second run reuses both: only the queries
-run again). WER is computed after lower-casing, dropping punctuation, writing numbers as words and
-British spellings as American.
+run again, and the pipeline time printed is then that of finding everything done). WER is computed
+after lower-casing, dropping punctuation, writing numbers as words and British spellings as American.
 """
 
 from __future__ import annotations

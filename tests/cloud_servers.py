@@ -149,13 +149,15 @@ def moto_s3_auth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 class FaultProxy:
     """A TCP proxy to ``upstream`` (host, port) on 127.0.0.1. :meth:`drop_after` makes the next
-    connection that sends more than ``n`` bytes upstream be cut there (both sides closed), once."""
+    connection that sends more than ``n`` bytes upstream (or downstream) be cut there (both sides
+    closed), once."""
 
     def __init__(self, upstream: tuple[str, int]) -> None:
         self.upstream = upstream
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.port = int(self.sock.getsockname()[1])
         self._drop_at: int | None = None
+        self._drop_up = True
         self.drops = 0
         self._lock = threading.Lock()
         self._closed = False
@@ -165,8 +167,11 @@ class FaultProxy:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def drop_after(self, n: int) -> None:
+    def drop_after(self, n: int, *, upward: bool = True) -> None:
+        """Cut the next connection that sends more than ``n`` bytes up (to the server) or, with
+        ``upward=False``, down (to the client)."""
         self._drop_at = n
+        self._drop_up = upward
 
     def close(self) -> None:
         self._closed = True
@@ -186,7 +191,7 @@ class FaultProxy:
         sent = 0
         try:
             while data := src.recv(65536):
-                if upward and self._drop_at is not None:
+                if upward == self._drop_up and self._drop_at is not None:
                     with self._lock:
                         limit = self._drop_at
                         if limit is not None and sent + len(data) > limit:

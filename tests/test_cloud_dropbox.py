@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cloud_servers import GOOD_TOKEN, FakeDropbox, fake_dropbox  # noqa: F401
+from cloud_servers import FakeDropbox, fake_dropbox  # noqa: F401
 from videokit.errors import ConfigError, InputError
 from videokit.storage import DropboxOptions, open_storage, parse_location
 from videokit.storage.dropbox import DropboxStorage
@@ -95,10 +95,6 @@ def test_no_token_names_the_variables(fake_dropbox: FakeDropbox, monkeypatch: py
     monkeypatch.setenv("DROPBOX_REFRESH_TOKEN", "refresh-token-value")
     with pytest.raises(ConfigError, match="without DROPBOX_APP_KEY"):
         open_storage("dropbox://videokit").list()
-
-
-def test_a_token_in_the_fake_is_the_one_from_the_environment(fake_dropbox: FakeDropbox) -> None:
-    assert os.environ["DROPBOX_ACCESS_TOKEN"] == GOOD_TOKEN
 
 
 def test_run_a_dropbox_folder_upload_originals_and_export(

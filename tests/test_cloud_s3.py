@@ -71,6 +71,21 @@ def test_a_network_drop_mid_upload_is_retried(s3: S3Bucket, tmp_path: Path) -> N
     assert s3.fs.cat_file(f"{s3.bucket}/dropped.bin") == src.read_bytes()
 
 
+def test_a_network_drop_mid_download_resumes_from_the_byte_reached(s3: S3Bucket, tmp_path: Path) -> None:
+    data = os.urandom(12 * MIB)
+    s3.fs.pipe_file(f"{s3.bucket}/v.bin", data)
+    host, port = s3.endpoint.removeprefix("http://").split(":")
+    proxy = FaultProxy((host, int(port)))
+    try:
+        options = StorageOptions(**{**_fields(s3.options), "s3_endpoint": proxy.url})
+        proxy.drop_after(5 * MIB, upward=False)  # the answer is cut after 5 MiB
+        got = download(parse_location(s3.url("v.bin")), tmp_path / "v.bin", options)
+    finally:
+        proxy.close()
+    assert proxy.drops == 1
+    assert got.sha256 == _sha(data) and (tmp_path / "v.bin").read_bytes() == data
+
+
 def test_download_by_ranges_resumes_its_part_file(s3: S3Bucket, tmp_path: Path) -> None:
     data = os.urandom(12 * MIB)
     s3.fs.pipe_file(f"{s3.bucket}/v.bin", data)

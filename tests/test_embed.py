@@ -294,6 +294,14 @@ def test_missing_extra_leaves_the_stage_out_with_a_one_line_hint(
         api.reindex(config_for(tmp_path / "lib"), transcripts=False)
 
 
+def test_a_run_sends_one_video_at_a_time_on_the_cpu_and_16_on_a_gpu(tmp_path: Path) -> None:
+    stage = EmbedStage.from_config(config_for(tmp_path / "lib", Embeddings_Device="cpu"))
+    assert stage is not None and stage.batch_size == 1 and stage.resources == frozenset({"cpu"})
+    assert build_pipeline(config_for(tmp_path / "lib", Embeddings_Device="cpu")).batch_size == 1
+    gpu = EmbedStage(EmbedOptions(device="cuda"))  # nothing is loaded until setup
+    assert gpu.batch_size == 16 and gpu.resources == frozenset({"gpu"})
+
+
 def test_turned_off_the_stage_is_not_built(tmp_path: Path) -> None:
     assert EmbedStage.from_config(config_for(tmp_path / "lib", Embeddings_Enabled="false")) is None
     assert "embed" not in build_pipeline(config_for(tmp_path / "lib", Embeddings_Enabled="false")).names

@@ -15,7 +15,7 @@ from videokit._cli import main
 from videokit.config import Config, load_config
 from videokit.errors import UsageError
 from videokit.record import Analysis, FileInfo, MediaInfo, Record, Source, Tag
-from videokit.search.embedder import BUNDLED, model_id, model_source
+from videokit.search.embedder import BUNDLED, EmbedOptions, load_embedder, model_id, model_source
 from videokit.search.passages import digest, passages
 from videokit.store import Query, open_store
 
@@ -65,8 +65,16 @@ def embedded(cfg: Config) -> dict[str, str | None]:
 def test_reindex_embeds_every_video_once_then_skips_them(tmp_path: Path) -> None:
     cfg = stored_library(tmp_path / "lib")
     seen: list[tuple[int, int]] = []
-    report = api.reindex(cfg, on_progress=lambda done, total: seen.append((done, total)))
+    model = load_embedder(EmbedOptions.from_config(cfg)).model
+    calls: list[int] = []
+    real = model.encode
+    model.encode = lambda texts, **kw: calls.append(len(texts)) or real(texts, **kw)
+    try:
+        report = api.reindex(cfg, on_progress=lambda done, total: seen.append((done, total)))
+    finally:
+        del model.encode
     assert (report.embedded, report.skipped, report.failed, report.records) == (7, 0, 0, 7)
+    assert calls == [14]  # title and analysis of 7 videos: one model call (BatchSize 64)
     assert seen == [(i, 7) for i in range(1, 8)]
     assert set(embedded(cfg).values()) == {model_id(BUNDLED)}
     again = api.reindex(cfg, embeddings=True)

@@ -117,6 +117,11 @@ def test_no_sync_without_object_storage_and_folders_outside_the_library_are_refu
     outside = {**s3_settings(s3, lib), "VIDEOKIT_PATHS_PROCESSEDDIRECTORY": str(tmp_path / "elsewhere")}
     with pytest.raises(ConfigError, match=r"\[Paths\] ProcessedDirectory .* must be inside it"):
         LibrarySync.from_config(load_config(env=outside))
+    # a worker so configured says so in one line before it starts
+    res = CliRunner(env=outside).invoke(main, ["--library", str(lib), "worker", "--queues", "cpu"])
+    assert res.exit_code == 2
+    (line,) = [x for x in res.stderr.splitlines() if x.strip()]
+    assert "[Paths] ProcessedDirectory" in line and "[Storage] LibraryFiles" in line
 
 
 # -- two workers, no shared disk, one killed ---------------------------------------------------

@@ -8,6 +8,7 @@ import json
 import time
 from pathlib import Path
 
+import httpx
 import mongomock
 import mongomock.store
 import pytest
@@ -16,7 +17,19 @@ from videokit import api
 from videokit.config import Config
 from videokit.record import Transcript, TranscriptSegment
 from videokit.store import open_store
-from web_helpers import QUICK, auth, built_library, cfg, client, config_for, key, lib, only_id, threaded_server  # noqa: F401
+from web_helpers import (  # noqa: F401
+    QUICK,
+    auth,
+    built_library,
+    cfg,
+    client,
+    config_for,
+    key,
+    lib,
+    only_id,
+    servers,
+    threaded_server,
+)
 
 
 def test_search_with_text_filters_and_pages(cfg: Config) -> None:
@@ -177,6 +190,37 @@ def test_media_go_out_by_sendfile_never_through_python(cfg: Config, monkeypatch:
     assert calls[0][0] == 1000
 
 
+def test_head_on_media_routes_gives_the_headers_without_a_body(cfg: Config) -> None:
+    """A player or a cache asks HEAD first: the same status and headers as GET, no body; on
+    the test client and on the server's own (sendfile) HTTP protocol alike."""
+    import httpx
+
+    rid = only_id(cfg)
+    rec = api.get(cfg, rid)
+    size = rec.file.size
+    thumb = rec.scenes.scenes[0].thumbnail
+    routes = [
+        f"/api/v1/videos/{rid}/file",
+        f"/api/v1/videos/{rid}/thumbnails/{rec.scenes.scenes[0].index}",
+        f"/api/v1/videos/{rid}/contact-sheet",
+        f"/api/v1/media/{thumb}",
+    ]
+    k = key(cfg)
+    with client(cfg, rate_limit="") as tc, threaded_server(cfg, rate_limit="") as url, httpx.Client(base_url=url) as hc:
+        for c in (tc, hc):
+            for path in routes:
+                get, head = c.get(path, headers=auth(k)), c.head(path, headers=auth(k))
+                assert head.status_code == 200 and head.content == b"", path
+                for name in ("content-type", "content-length", "accept-ranges", "etag", "last-modified"):
+                    assert head.headers.get(name) == get.headers.get(name), (path, name)
+            part = c.head(f"/api/v1/videos/{rid}/file", headers={**auth(k), "Range": "bytes=100-199"})
+            assert part.status_code == 206 and part.content == b""
+            assert part.headers["content-range"] == f"bytes 100-199/{size}" and part.headers["content-length"] == "100"
+            assert c.head(f"/api/v1/videos/{rid}/file").status_code == 401  # no key: refused, as GET
+            assert c.head(f"/api/v1/videos/{rid}/thumbnails/999", headers=auth(k)).status_code == 404
+            assert c.get("/api/v1/search", headers=auth(k)).status_code == 200  # the connection stays usable
+
+
 def test_export_streams_a_filtered_set(cfg: Config) -> None:
     k = key(cfg)
     with client(cfg) as c:
@@ -230,6 +274,68 @@ def test_jobs_run_in_the_background_and_report_status(tmp_path: Path, sample_vid
         assert bad.status_code == 400 and "high, normal, low" in bad.json()["error"]["message"]
         assert c.post("/api/v1/jobs", json={"inputs": []}, headers=auth(k)).status_code == 422
         assert c.get("/api/v1/jobs/nope", headers=auth(k)).status_code == 404
+
+
+SERVE_QUICK = {
+    "VIDEOKIT_ANALYSIS_BACKEND": "none",
+    "VIDEOKIT_TRANSCRIPTION_ENABLED": "false",
+    "VIDEOKIT_EMBEDDINGS_ENABLED": "false",
+    "VIDEOKIT_SERVER_ALLOWPRIVATEURLS": "true",
+    "VIDEOKIT_SERVER_RATELIMIT": "0",
+}
+
+
+def test_jobs_queued_when_the_server_stops_run_exactly_once_after_a_restart(
+    tmp_path: Path, sample_video: Path, http_server
+) -> None:
+    """Submitted jobs are in the job ledger from the moment the POST is answered: a server
+    stopped before it ran them runs them when it starts again, each input once."""
+    from videokit.ledger import Ledger
+
+    lib = tmp_path / "lib"
+    cfg = config_for(lib)
+    k = key(cfg, "write")
+    data = sample_video.read_bytes()
+    http_server.add_file("/busy.mp4", data, stall_after=1000)  # holds the job runner until released
+    names = ["a", "b", "c"]
+    for i, name in enumerate(names):
+        http_server.add_file(f"/{name}.mp4", data[:-10] + f"{i:010d}".encode())  # three different videos
+    headers = auth(k)
+    with servers(lib, 1, env=SERVE_QUICK) as (first,):
+        busy = httpx.post(first.url + "/api/v1/jobs", json={"inputs": [http_server.url("/busy.mp4")]}, headers=headers)
+        assert busy.status_code == 202
+        deadline = time.monotonic() + 30
+        while not http_server.requests("/busy.mp4"):
+            assert time.monotonic() < deadline, "the first job did not start"
+            time.sleep(0.05)
+        ids = []
+        for name in names:
+            sent = httpx.post(
+                first.url + "/api/v1/jobs", json={"inputs": [http_server.url(f"/{name}.mp4")]}, headers=headers
+            )
+            assert sent.status_code == 202, sent.text
+            ids.append(sent.json()["job"]["id"])
+        queued = httpx.get(first.url + f"/api/v1/jobs/{ids[0]}", headers=headers).json()
+        assert queued["status"] == "queued"
+    assert first.returncode == 0, first.stderr
+    assert not any(http_server.requests(f"/{name}.mp4") for name in names)  # none of the three ran
+    http_server.release()
+
+    with servers(lib, 1, env=SERVE_QUICK) as (second,):
+        with httpx.Client(base_url=second.url, headers=headers) as c:
+            for job_id in ids:
+                job = _wait_for_job(c, job_id, k)
+                assert job["status"] == "done", job
+                assert [r["ok"] for r in job["records"]] == [True]
+            total = c.get("/api/v1/search", params={"limit": 10}).json()["total"]
+    assert total == 4  # the three, and the one the first server was running when it stopped
+    for name in names:
+        assert [r.status for r in http_server.requests(f"/{name}.mp4") if r.method == "GET"] == [200]
+    with Ledger.open(cfg) as ledger:
+        jobs = {j.spec: j for j in ledger.jobs()}
+    for name in names:
+        job = jobs[http_server.url(f"/{name}.mp4")]
+        assert (job.status, job.attempts) == ("done", 1)
 
 
 def test_jobs_take_only_urls(cfg: Config, sample_video: Path) -> None:

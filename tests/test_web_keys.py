@@ -158,6 +158,64 @@ def test_rate_limit_answers_429_with_retry_after_per_key(cfg: Config) -> None:
         assert c.get("/api/v1/search", headers=auth(calm)).status_code == 200  # each key has its own budget
 
 
+def _library_of_24(cfg: Config) -> None:
+    """24 stored videos sharing the sample clip's thumbnails: a full library page."""
+    from videokit.record import Record
+    from videokit.store import open_store
+
+    (only,) = api.search(cfg)
+    with open_store(cfg) as store:
+        for i in range(1, 24):
+            twin = Record.from_json(only.to_json())
+            twin.id = f"{i:02d}" * 32
+            store.upsert(twin)
+
+
+def _browse(c, page: str = "/") -> tuple[list[int], int]:
+    """Load a page as a browser does: the page, then every thumbnail on it; the status codes."""
+    got = c.get(page)
+    thumbs = sorted(set(re.findall(r'src="(/api/v1/videos/[^"]+/thumbnails/\d+)"', got.text)))
+    return [got.status_code, *(c.get(t).status_code for t in thumbs)], len(thumbs)
+
+
+def test_a_browser_loading_library_pages_is_not_limited_by_its_thumbnails(cfg: Config) -> None:
+    """RateLimit counts API calls per key; a signed-in browser's pages count against their own
+    budget ([Server] BrowserRateLimit) and the thumbnails, media and static files it loads count
+    against nothing. The key the browser signed in with keeps its whole API budget."""
+    _library_of_24(cfg)
+    k = key(cfg, "read")
+    with client(cfg, rate_limit="10/minute") as c:
+        page = c.get("/signin")
+        signed = c.post("/signin", data={"key": k, "csrf_token": _csrf(page.text)}, follow_redirects=False)
+        assert signed.status_code == 303
+        codes: list[int] = []
+        for _ in range(5):  # a person clicking around: 5 pages of 24 thumbnails in a few seconds
+            got, thumbs = _browse(c)
+            assert thumbs == 24, got
+            codes += got
+            codes.append(c.get("/static/videokit.css").status_code)
+        assert codes == [200] * len(codes) and len(codes) == 5 * 26
+
+        api_codes = [c.get("/api/v1/search", headers=auth(k)).status_code for _ in range(12)]
+        assert api_codes == [200] * 10 + [429] * 2  # the key's API calls: exactly RateLimit
+        limited = c.get("/api/v1/videos/" + "01" * 32 + "/thumbnails/0", headers=auth(k))
+        assert limited.status_code == 429 and 1 <= int(limited.headers["Retry-After"]) <= 60
+        assert _browse(c)[0] == [200] * 25  # the browser goes on browsing
+
+
+def test_a_browsers_page_views_have_their_own_budget(cfg: Config) -> None:
+    k = key(cfg, "read")
+    with client(cfg, rate_limit="2/minute", browser_rate_limit="4/minute") as c:
+        page = c.get("/signin")
+        c.post("/signin", data={"key": k, "csrf_token": _csrf(page.text)}, follow_redirects=False)
+        codes = [c.get("/").status_code for _ in range(6)]
+        assert codes == [200] * 4 + [429] * 2
+        over = c.get("/")
+        assert over.status_code == 429 and 1 <= int(over.headers["Retry-After"]) <= 60
+        assert "BrowserRateLimit" in over.text
+        assert [c.get("/api/v1/search", headers=auth(k)).status_code for _ in range(3)] == [200, 200, 429]
+
+
 def test_two_server_processes_share_one_keys_budget_and_stop_gracefully(lib: Path) -> None:
     cfg = config_for(lib)
     k = key(cfg)

@@ -32,9 +32,9 @@ def start_worker(config: Config, queues: list[str], concurrency: int, log_level:
     from videokit.storage.sync import library_sync
     from videokit.store import open_store
 
+    library_sync(config)  # a working folder that cannot be synced with [Storage] LibraryFiles: said first
     Board(config.get("Celery", "BrokerURL")).ping()
     open_store(config).close()  # a store the worker cannot reach is better reported now
-    library_sync(config)  # so is a working folder that cannot be synced with [Storage] LibraryFiles
     tasks.set_base_config(config)
     app = configure(config)
     app.worker_main(

@@ -8,7 +8,9 @@
 * :mod:`~videokit.storage.places`: :func:`open_storage` for a URL or path, :func:`library_files`
   (where the library's files go, ``[Storage] LibraryFiles``), a bucket's videos, exports uploaded;
 * :mod:`~videokit.storage.cache`: a bounded local cache of cloud objects, LRU-evicted;
-* :mod:`~videokit.storage.dropbox`: Dropbox through its official SDK.
+* :mod:`~videokit.storage.dropbox`: Dropbox through its official SDK;
+* :mod:`~videokit.storage.sync`: a record's files pulled before and pushed after a group of stages,
+  for workers that share no disk.
 
 fsspec and the providers' drivers are imported only when a cloud location is used.
 """

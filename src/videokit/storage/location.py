@@ -262,7 +262,10 @@ _AUTH_WORDS = (
     "Unauthorized",
 )
 _NO_BUCKET_WORDS = ("NoSuchBucket", "bucket does not exist", "ContainerNotFound", "container does not exist")
-_TRANSIENT_WORDS = ("timed out", "timeout", "Connection", "connect", "reset", "503", "500", "502", "504", "SlowDown")
+_TRANSIENT_WORDS = (
+    *("timed out", "timeout", "Connection", "connect", "reset", "503", "500", "502", "504", "SlowDown"),
+    *("ClientPayloadError", "ContentLengthError", "IncompleteRead", "not completed"),  # a body cut mid-way
+)
 
 
 def cloud_error(location: Location, error: BaseException, doing: str = "read") -> VideokitError:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -30,7 +31,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -371,31 +372,17 @@ def download(
     if offset == 0:
         meta.write_text(json.dumps({"url": src.url, "size": size, "version": version}), encoding="utf-8")
     h = sha256_hasher(part, upto=offset) if offset else hashlib.sha256()
-    starts = range(offset, size, options.part_size)
     done = offset
+    chunks = (
+        _s3_stream(fs, src, offset, size, version, retry)
+        if src.scheme == "s3"
+        else _ranges(fs, src, offset, size, options, retry)
+    )
     try:
-        with (
-            open(part, "r+b" if offset else "wb") as out,
-            ThreadPoolExecutor(options.concurrency, thread_name_prefix="vk-download") as pool,
-        ):
+        with open(part, "r+b" if offset else "wb") as out:
             out.seek(offset)
             out.truncate()
-            inflight: deque[Future[bytes]] = deque()
-            pending = iter(starts)
-
-            def read(start: int) -> bytes:
-                end = min(start + options.part_size, size)
-                return retry(lambda: fs.cat_file(src.fs_path, start=start, end=end))
-
-            for start in pending:
-                inflight.append(pool.submit(read, start))
-                if len(inflight) >= options.concurrency:
-                    break
-            while inflight:
-                data = inflight.popleft().result()
-                nxt = next(pending, None)
-                if nxt is not None:
-                    inflight.append(pool.submit(read, nxt))
+            for data in chunks:
                 out.write(data)
                 h.update(data)
                 done += len(data)
@@ -409,7 +396,66 @@ def download(
         raise TransientError(f"{src.url}: got {done} of {size} bytes; the object changed while read, try again")
     os.replace(part, dest)
     meta.unlink(missing_ok=True)
-    return Transferred(str(dest), size, h.hexdigest(), parts=len(starts), resumed=offset // options.part_size)
+    parts = -(-(size - offset) // options.part_size)
+    return Transferred(str(dest), size, h.hexdigest(), parts=parts, resumed=offset // options.part_size)
+
+
+def _ranges(
+    fs: AbstractFileSystem, src: Location, offset: int, size: int, options: StorageOptions, retry: _Retrier
+) -> Iterator[bytes]:
+    """The object from ``offset`` as ``part_size`` ranges, ``concurrency`` of them in flight, in order."""
+
+    def read(start: int) -> bytes:
+        end = min(start + options.part_size, size)
+        return retry(lambda: fs.cat_file(src.fs_path, start=start, end=end))
+
+    pending = iter(range(offset, size, options.part_size))
+    with ThreadPoolExecutor(options.concurrency, thread_name_prefix="vk-download") as pool:
+        inflight: deque[Future[bytes]] = deque(
+            pool.submit(read, s) for s in itertools.islice(pending, options.concurrency)
+        )
+        while inflight:
+            data = inflight.popleft().result()
+            nxt = next(pending, None)
+            if nxt is not None:
+                inflight.append(pool.submit(read, nxt))
+            yield data
+
+
+def _s3_stream(
+    fs: AbstractFileSystem, src: Location, offset: int, size: int, version: str, retry: _Retrier
+) -> Iterator[bytes]:
+    """The S3 object from ``offset`` as one ranged GET (``Range: bytes=offset-``, ``If-Match``
+    its ETag), streamed; a connection lost mid-way is retried from the byte reached."""
+    from fsspec.asyn import sync
+
+    position = offset
+    attempt = 0
+    while position < size:
+        kwargs: dict[str, Any] = {"Range": f"bytes={position}-"}
+        if version:
+            kwargs["IfMatch"] = version
+        body = retry(lambda: fs.call_s3("get_object", Bucket=src.bucket, Key=src.key, **kwargs))["Body"]  # noqa: B023
+        try:
+            while position < size:
+                block = sync(fs.loop, body.read, 1 << 20)
+                if not block:
+                    break
+                position += len(block)
+                yield block
+        except Exception as e:  # a provider's own exception types: classified by cloud_error
+            err = cloud_error(src, e, "read")
+            attempt += 1
+            if err.kind != "transient" or attempt > retry.options.retries:
+                raise err from None
+            log.info("%s; resuming at byte %d", err, position)
+        else:
+            if position < size:  # the stream ended early without an error: once more from there
+                attempt += 1
+                if attempt > retry.options.retries:
+                    return  # the caller reports the missing bytes
+        finally:
+            body.close()
 
 
 def _resumable(part: Path, meta: Path, url: str, size: int, version: str, part_size: int) -> int:

@@ -1,17 +1,27 @@
-"""Who a request is, what it may do, and the browser's sign-in.
+"""Who a request is, what it may do, and what it counts against.
 
 API clients send a key: ``X-API-Key: vk_...`` or ``Authorization: Bearer vk_...``. Browsers
-sign in once with a key (``/signin``) or a one-time link (``/signin/once?token=...``, printed
-by ``videokit serve --signin-link``) and then carry an HttpOnly, SameSite=Lax session cookie;
-the API accepts that cookie too (the page's ``<video>`` and ``fetch`` calls), and then every
-state-changing request must carry the session's CSRF token (``X-CSRF-Token`` header or a
-``csrf_token`` form field). Without a key or session: 401 (or the anonymous reader, when
-``[Server] AnonymousRead`` is on and the request only reads); outside the scope: 403.
+sign in once with a key (the pages of :mod:`videokit.web.signin`) and then carry an HttpOnly,
+SameSite=Lax session cookie; the API accepts that cookie too (the page's ``<video>`` and
+``fetch`` calls), and then every state-changing request must carry the session's CSRF token
+(``X-CSRF-Token`` header or a ``csrf_token`` form field). Without a key or session: 401 (or the
+anonymous reader, when ``[Server] AnonymousRead`` is on and the request only reads); outside
+the scope: 403.
+
+Rate limits (:mod:`videokit.web.limits`): a request made with a key counts against the key's
+``[Server] RateLimit``, whatever it asks for. A signed-in browser's pages and API calls count
+against ``[Server] BrowserRateLimit`` (per key, apart from the key's own budget); the media it
+loads (video files, thumbnails, contact sheets: :func:`media_user`) and ``/static`` count
+against nothing, so a page of 24 thumbnails is one request of its budget. The anonymous
+reader counts by address the same way.
 
 Dependencies for routes::
 
     @router.get("/x")
     def x(who: KeyInfo = Depends(api_user("write"))): ...           # the API: JSON errors
+
+    @router.get("/media/x")
+    def m(who: KeyInfo = Depends(media_user())): ...                 # files a page loads
 
     @router.get("/page")
     def page(request: Request, who: KeyInfo = Depends(ui_user())): ...  # pages: redirect to /signin
@@ -31,7 +41,7 @@ from collections.abc import Callable
 from typing import Annotated
 from urllib.parse import quote, urlsplit
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.responses import RedirectResponse, Response
 
@@ -44,6 +54,7 @@ BROWSER_COOKIE = "vk_browser"  # binds the CSRF token of a browser not signed in
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+API, BROWSER = "api", "browser"  # the rate-limit budgets: [Server] RateLimit, BrowserRateLimit
 
 _key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key (vk_...)")
 _bearer = HTTPBearer(auto_error=False, description="An API key (vk_...) as a bearer token")
@@ -60,7 +71,8 @@ class SignInRequired(Exception):
 # -- who is asking --------------------------------------------------------------------------
 
 
-def _from_key(request: Request, key: str | None) -> KeyInfo | None:
+def from_key(request: Request, key: str | None) -> KeyInfo | None:
+    """The key ``key`` names (None when there is none); 401 for an unknown or revoked key."""
     if not key:
         return None
     who = service(request).keys.verify(key.strip())
@@ -85,17 +97,17 @@ def session_user(request: Request) -> KeyInfo | None:
     return service(request).keys.session(token) if token else None
 
 
-def _admit(request: Request, who: KeyInfo, scope: str) -> KeyInfo:
+def _admit(request: Request, who: KeyInfo, scope: str, budget: str | None) -> KeyInfo:
+    """``who`` may do ``scope``: counted against ``budget`` (None: nothing), else 403/429."""
     if not who.allows(scope):
         raise ApiError(403, "forbidden", f"this needs a key of scope {scope}; {who.name!r} has scope {who.scope}")
-    service(request).limiter.hit(who, request)
+    if budget is not None:
+        service(request).limiter.hit(who, request, budget)
     request.state.user = who
     return who
 
 
-def api_user(scope: str = "read") -> Callable[..., KeyInfo]:
-    """Dependency for API routes: the caller's key (or session, or the anonymous reader),
-    admitted for ``scope`` and counted against its rate limit. JSON 401/403/429 otherwise."""
+def _api_dependency(scope: str, media: bool) -> Callable[..., KeyInfo]:
     check_scope(scope)
 
     def dependency(
@@ -103,37 +115,54 @@ def api_user(scope: str = "read") -> Callable[..., KeyInfo]:
         header: Annotated[str | None, Depends(_key_header)] = None,
         bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
     ) -> KeyInfo:
-        who = _from_key(request, _presented_key(request, header, bearer))
-        if who is None:
-            who = session_user(request)
-            if who is not None and request.method not in SAFE_METHODS:
+        who = from_key(request, _presented_key(request, header, bearer))
+        if who is not None:
+            return _admit(request, who, scope, API)
+        who = session_user(request)
+        if who is not None:
+            if request.method not in SAFE_METHODS:
                 _check_csrf(request, request.headers.get(CSRF_HEADER))
-        if who is None:
-            if scope == "read" and service(request).options.anonymous_read:
-                who = ANONYMOUS
-            else:
-                raise ApiError(401, "unauthorized", "an API key is required: send X-API-Key or Authorization: Bearer")
-        return _admit(request, who, scope)
+            return _admit(request, who, scope, None if media else BROWSER)
+        if scope == "read" and service(request).options.anonymous_read:
+            return _admit(request, ANONYMOUS, scope, None if media else API)
+        raise ApiError(401, "unauthorized", "an API key is required: send X-API-Key or Authorization: Bearer")
 
-    dependency.__name__ = f"api_user_{scope}"
+    dependency.__name__ = f"{'media' if media else 'api'}_user_{scope}"
     return dependency
 
 
+def api_user(scope: str = "read") -> Callable[..., KeyInfo]:
+    """Dependency for API routes: the caller's key (or session, or the anonymous reader),
+    admitted for ``scope`` and counted against its rate limit (a key: RateLimit; a browser's
+    session: BrowserRateLimit). JSON 401/403/429 otherwise."""
+    return _api_dependency(scope, media=False)
+
+
+def media_user(scope: str = "read") -> Callable[..., KeyInfo]:
+    """Dependency for the files a page loads (video, thumbnails, contact sheet): as
+    :func:`api_user`, but a browser's session and the anonymous reader are not counted (a key is)."""
+    return _api_dependency(scope, media=True)
+
+
 def ui_user(scope: str = "read") -> Callable[..., KeyInfo]:
-    """Dependency for pages: who is signed in (session cookie; a key header works too),
-    admitted for ``scope``; a browser not signed in is redirected to ``/signin?next=<this page>``."""
+    """Dependency for pages: who is signed in (session cookie; a key header works too, counted
+    as an API call), admitted for ``scope`` and counted against BrowserRateLimit; a browser not
+    signed in is redirected to ``/signin?next=<this page>``."""
     check_scope(scope)
 
     def dependency(request: Request) -> KeyInfo:
         header = request.headers.get("X-API-Key")
-        who = _from_key(request, header) if header else session_user(request)
+        if header:
+            who = from_key(request, header)
+            assert who is not None
+            return _admit(request, who, scope, API)
+        who = session_user(request)
         if who is None:
-            if scope == "read" and service(request).options.anonymous_read:
-                who = ANONYMOUS
-            else:
+            if not (scope == "read" and service(request).options.anonymous_read):
                 path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 raise SignInRequired(path)
-        return _admit(request, who, scope)
+            who = ANONYMOUS
+        return _admit(request, who, scope, BROWSER)
 
     dependency.__name__ = f"ui_user_{scope}"
     return dependency
@@ -189,11 +218,6 @@ async def verify_csrf(request: Request) -> None:
     _check_csrf(request, sent)
 
 
-# -- signing in ------------------------------------------------------------------------------------
-
-router = APIRouter(include_in_schema=False)
-
-
 def safe_next(value: str | None) -> str:
     """A local path to go to after signing in; anything else (another site, ``//host``) is ``/``."""
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
@@ -201,63 +225,6 @@ def safe_next(value: str | None) -> str:
     if any(ord(c) < 32 for c in value):
         return "/"
     return value
-
-
-def _signed_in(request: Request, who: KeyInfo, next_path: str) -> Response:
-    svc = service(request)
-    token = svc.keys.start_session(who)
-    response = RedirectResponse(safe_next(next_path), status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=14 * 24 * 3600,
-        httponly=True,
-        samesite="lax",
-        secure=svc.options.secure_cookies,
-        path="/",
-    )
-    return response
-
-
-@router.get("/signin")
-def signin_page(request: Request, next: str = "/") -> Response:
-    from videokit.web.render import render
-
-    return render(request, "signin.html", {"next": safe_next(next), "error": None})
-
-
-@router.post("/signin", dependencies=[Depends(verify_csrf)])
-def signin(request: Request, key: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/") -> Response:
-    from videokit.web.render import render
-
-    try:
-        who = _from_key(request, key.strip() or None)
-    except ApiError as e:
-        return render(request, "signin.html", {"next": safe_next(next), "error": e.message}, status_code=401)
-    if who is None:
-        return render(request, "signin.html", {"next": safe_next(next), "error": "paste an API key"}, status_code=401)
-    return _signed_in(request, who, next)
-
-
-@router.get("/signin/once")
-def signin_once(request: Request, token: str = "", next: str = "/") -> Response:
-    from videokit.web.render import render
-
-    who = service(request).keys.use_signin_link(token)
-    if who is None:
-        error = "this sign-in link was used already or has expired; run 'videokit serve --signin-link' again"
-        return render(request, "signin.html", {"next": safe_next(next), "error": error}, status_code=401)
-    return _signed_in(request, who, next)
-
-
-@router.post("/signout", dependencies=[Depends(verify_csrf)])
-def signout(request: Request) -> Response:
-    token = request.cookies.get(SESSION_COOKIE)
-    if token:
-        service(request).keys.end_session(token)
-    response = RedirectResponse("/signin", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
-    return response
 
 
 def signin_redirect(e: SignInRequired) -> Response:
