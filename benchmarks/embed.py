@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from videokit.search.embedder import BUNDLED, EmbedOptions, load_embedder  # noqa: E402
+from videokit.index.embedder import BUNDLED, EmbedOptions, load_embedder  # noqa: E402
 
 SUBJECTS = ["the fisherman", "a small child", "the old bridge", "our guide", "the orchestra", "a red kite", "the chef"]
 VERBS = ["walks past", "looks at", "talks about", "slowly crosses", "points towards", "waits beside", "films"]

@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from videokit import api
     from videokit.config import load_config
-    from videokit.search.embedder import embed_query
+    from videokit.index.embedder import embed_query
     from videokit.store import Query
 
     work_ctx = tempfile.TemporaryDirectory(prefix="search-eval-") if args.work is None else None

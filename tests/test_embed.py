@@ -29,9 +29,9 @@ from videokit.record import (
     Transcript,
     TranscriptSegment,
 )
-from videokit.search.embedder import BUNDLED, EmbedOptions, embed_query, load_embedder, model_id, model_source
-from videokit.search.passages import CHUNK_SECONDS, CHUNK_WORDS, digest, passages, transcript_chunks
-from videokit.search.stage import EmbedStage
+from videokit.index.embedder import BUNDLED, EmbedOptions, embed_query, load_embedder, model_id, model_source
+from videokit.index.passages import CHUNK_SECONDS, CHUNK_WORDS, digest, passages, transcript_chunks
+from videokit.index.stage import EmbedStage
 from videokit.stages import StoreStage
 from videokit.store import open_store
 

@@ -439,3 +439,44 @@ def test_local_jobs_run_one_at_a_time_high_priority_first(cfg: Config, monkeypat
         release.set()
         runner.close()
     assert [o[0].rsplit("/", 1)[1] for o in order] == ["a.mp4", "high.mp4", "low.mp4"]
+
+
+def test_server_processes_of_one_library_run_each_others_jobs_one_at_a_time(
+    cfg: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two job runners (as in two server processes) over one library: each input runs once,
+    never two at once, and either runner reports any job from the ledger."""
+    import threading
+
+    from videokit.web.jobs import JobRunner
+    from web_helpers import options
+
+    ran: list[str] = []
+    active, most = [0], [0]
+    guard = threading.Lock()
+
+    def run(inputs: list[str], config: Config) -> api.RunResult:
+        with guard:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+        time.sleep(0.2)
+        with guard:
+            ran.extend(inputs)
+            active[0] -= 1
+        return api.RunResult([])
+
+    monkeypatch.setattr(api, "run", run)
+    one, two = JobRunner(cfg, options(cfg)), JobRunner(cfg, options(cfg))
+    urls = [f"https://videos.example/{i}.mp4" for i in range(6)]
+    try:
+        ids = [(one if i % 2 else two).submit([u], "normal")["job"]["id"] for i, u in enumerate(urls)]
+        deadline = time.monotonic() + 30
+        while not (one.idle() and two.idle()):
+            assert time.monotonic() < deadline, "the jobs did not all run"
+            time.sleep(0.05)
+        assert [one.job(i).inputs for i in ids] == [[u] for u in urls]
+        assert {two.job(i).status for i in ids} == {"failed"}  # the stand-in run stored nothing
+    finally:
+        one.close()
+        two.close()
+    assert sorted(ran) == sorted(urls) and most[0] == 1

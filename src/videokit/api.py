@@ -936,7 +936,7 @@ def _mode(config: Config, store: Any, query: Query) -> str:
         return query.mode
     if not (query.text or "").strip() or not store.vector_search or not store.has_vectors():
         return "text"
-    from videokit.search.embedder import EmbedOptions
+    from videokit.index.embedder import EmbedOptions
 
     wanted = EmbedOptions.from_config(config).model_id
     if wanted in store.vector_models():
@@ -963,7 +963,7 @@ def _prepared(config: Config, store: Any, query: Query) -> Query:
         return q
     if not text:
         raise UsageError(f"a {q.mode} search needs a search text; give the words (or a sentence) to look for")
-    from videokit.search.embedder import EmbedOptions, embed_query
+    from videokit.index.embedder import EmbedOptions, embed_query
 
     models = store.vector_models()
     wanted = EmbedOptions.from_config(config).model_id
@@ -979,7 +979,7 @@ __all__ += ["MAX_QUERY_CHARS", "MIN_SIMILARITY", "Moment", "SimilarVideo", "mome
 
 # -- reindex (Step 8) ----------------------------------------------------------------------------
 
-from videokit.search.reindex import ReindexReport as ReindexReport  # noqa: E402 - re-exported
+from videokit.index.reindex import ReindexReport as ReindexReport  # noqa: E402 - re-exported
 
 
 def reindex(
@@ -998,8 +998,8 @@ def reindex(
     ``force`` redoes everything. A video whose file is missing is reported in one line
     (``ReindexReport.failures``). ``on_progress(done, total)`` after each video. ConfigError for
     bad settings (a model folder that does not exist), UsageError when no part can run."""
-    from videokit.search.reindex import plan
-    from videokit.search.reindex import reindex as reindex_library
+    from videokit.index.reindex import plan
+    from videokit.index.reindex import reindex as reindex_library
     from videokit.store import open_store
 
     work = plan(config, transcripts=transcripts, embeddings=embeddings)

@@ -311,6 +311,9 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "Workers": _neutral("1", _positive_int, "Server processes; they share keys, sessions and rate limits."),
         "PublicURL": _neutral("", str, "Base URL people reach the server at (sign-in links; https: secure cookies)."),
         "RateLimit": _neutral("120/minute", _rate_limit, "Requests per API key, e.g. 120/minute, 10/second; 0: none."),
+        "BrowserRateLimit": _neutral(
+            "600/minute", _rate_limit, "Pages and API calls per signed-in browser's key (media not counted); 0: none."
+        ),
         "AnonymousRead": _neutral("false", _bool, "Let requests without a key read (search, videos, media)."),
         "AllowPrivateURLs": _neutral(
             "false", _bool, "Accept URLs submitted through the API that resolve to loopback or private addresses."

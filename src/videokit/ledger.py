@@ -374,8 +374,14 @@ class Ledger:
         jobs = self._select("WHERE spec=?", (self._key(spec),))
         return jobs[0] if jobs else None
 
-    def jobs(self, status: str | Iterable[str] | None = None, *, via: str | None = None) -> list[Job]:
+    def jobs(
+        self, status: str | Iterable[str] | None = None, *, via: str | None = None, task_prefix: str | None = None
+    ) -> list[Job]:
+        """Jobs by status, by ``via``, and those whose ``task_id`` starts with ``task_prefix``."""
         where, args = [], []
+        if task_prefix is not None:
+            where.append("substr(task_id, 1, ?) = ?")
+            args += [len(task_prefix), task_prefix]
         if status is not None:
             wanted = [status] if isinstance(status, str) else list(status)
             where.append(f"status IN ({','.join('?' * len(wanted))})")

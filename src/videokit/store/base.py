@@ -71,7 +71,7 @@ class Store(abc.ABC):
 
     Search modes (:attr:`Query.mode`): every store does ``text``; a store with
     ``vector_search = True`` also does ``semantic`` and ``hybrid`` (reciprocal-rank fusion of the
-    two, :func:`videokit.search.fuse.rrf`) from ``Query.vector``. Filters apply in every mode.
+    two, :func:`videokit.index.fuse.rrf`) from ``Query.vector``. Filters apply in every mode.
     The defaults below serve third-party stores that only do text."""
 
     #: whether :meth:`search`, :meth:`moments` and :meth:`similar` use embeddings
@@ -126,7 +126,7 @@ class Store(abc.ABC):
         wanted = set(_words(query.text or ""))
         if not wanted:
             raise UsageError("moments need a query text; give the words to look for")
-        from videokit.search.fuse import cap_per_video
+        from videokit.index.fuse import cap_per_video
 
         found: list[Moment] = []
         videos = Query(**{**_asdict(query), "text": None, "limit": None, "offset": 0, "mode": None})
@@ -188,10 +188,10 @@ def _asdict(q: Query) -> dict:
 
 def record_passages(record: Record) -> list[Passage]:
     """What search can land on in ``record``: its embedded passages when it has embeddings, else
-    the passages :func:`videokit.search.passages.passages` takes from it."""
+    the passages :func:`videokit.index.passages.passages` takes from it."""
     if record.embeddings is not None:
         return list(record.embeddings.passages)
-    from videokit.search.passages import passages
+    from videokit.index.passages import passages
 
     return passages(record)
 

@@ -64,12 +64,13 @@ def create_app(config: Config, options: ServerOptions | None = None) -> FastAPI:
         config=config,
         options=opts,
         keys=KeyStore(config.library),
-        limiter=RateLimiter.from_config(config, opts.rate_limit, opts.redis_url),
+        limiter=RateLimiter.from_config(config, opts.rate_limit, opts.redis_url, opts.browser_rate_limit),
         jobs=JobRunner(config, opts),
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service.jobs.start()  # jobs a stopped server left in the ledger run now
         yield
         service.close()
 
@@ -89,18 +90,32 @@ def create_app(config: Config, options: ServerOptions | None = None) -> FastAPI:
     async def _sign_in(request: Request, e: SignInRequired) -> Response:
         return signin_redirect(e)
 
-    from videokit.web import api_routes, auth, jobs, media
+    from videokit.web import api_routes, jobs, media, signin
 
     app.include_router(api_routes.router)
     app.include_router(media.router)
     app.include_router(jobs.router)
-    app.include_router(auth.router)
+    app.include_router(signin.router)
     ui = _ui_router()
     if ui is not None:
         app.include_router(ui)
     app.mount("/static", StaticFiles(directory=str(STATIC), check_dir=False), name="static")
     app.add_middleware(Guard, max_body=opts.max_body_bytes, secure_cookies=opts.secure_cookies)
     return app
+
+
+def served_app() -> FastAPI:
+    """The application of a ``videokit serve`` process, named by uvicorn's import string
+    ``videokit.web.app:served_app`` (:mod:`videokit.web.server`): the configuration comes in
+    the private file the serving process wrote."""
+    from videokit.web.server import load_state
+
+    config, options, own_logging = load_state()
+    if own_logging:  # a worker process of a multi-process server: set up as its parent was
+        from videokit.logs import setup_logging
+
+        setup_logging(config)
+    return create_app(config, options)
 
 
 def _ui_router() -> Any:

@@ -151,10 +151,8 @@ def ui_user(scope: str = "read") -> Callable[..., KeyInfo]:
     check_scope(scope)
 
     def dependency(request: Request) -> KeyInfo:
-        header = request.headers.get("X-API-Key")
-        if header:
-            who = from_key(request, header)
-            assert who is not None
+        who = from_key(request, request.headers.get("X-API-Key"))
+        if who is not None:
             return _admit(request, who, scope, API)
         who = session_user(request)
         if who is None:

@@ -1,5 +1,8 @@
-"""Per-key rate limits (``[Server] RateLimit``), through the ``limits`` library, shared by every
-server process of a library.
+"""Rate limits, through the ``limits`` library, shared by every server process of a library.
+
+Two budgets (which request counts against which: :mod:`videokit.web.auth`): ``api``, the
+``[Server] RateLimit`` of each key (or anonymous address) calling the API, and ``browser``,
+the ``[Server] BrowserRateLimit`` of the pages and API calls of a signed-in browser, per key.
 
 The counters live in Redis when ``[Server] RedisURL`` is set; otherwise in the library itself:
 ``<library>/ratelimits.sqlite`` for the SQLite store, a ``<collection>_ratelimits`` collection
@@ -194,26 +197,38 @@ def open_storage(config: Config, redis_url: str) -> Storage:
     return SQLiteStorage(path=config.library / LIMITS_NAME)
 
 
-class RateLimiter:
-    """Counts each request against its caller's limit; :meth:`hit` answers 429 past it."""
+SETTING = {"api": "RateLimit", "browser": "BrowserRateLimit"}  # the [Server] setting of each budget
 
-    def __init__(self, rate: str, storage: Storage | None) -> None:
-        self.items: list[RateLimitItem] = parse_many(rate) if rate else []
+
+class RateLimiter:
+    """Counts each request against its caller's limit in one budget; :meth:`hit` answers 429
+    past it."""
+
+    def __init__(self, rate: str, storage: Storage | None, browser_rate: str = "") -> None:
+        self.items: dict[str, list[RateLimitItem]] = {
+            "api": parse_many(rate) if rate else [],
+            "browser": parse_many(browser_rate) if browser_rate else [],
+        }
         self.storage = storage
-        self.strategy = FixedWindowRateLimiter(storage) if storage is not None and self.items else None
+        self.strategy = FixedWindowRateLimiter(storage) if storage is not None else None
 
     @classmethod
-    def from_config(cls, config: Config, rate: str, redis_url: str) -> RateLimiter:
-        return cls(rate, open_storage(config, redis_url) if rate else None)
+    def from_config(cls, config: Config, rate: str, redis_url: str, browser_rate: str = "") -> RateLimiter:
+        storage = open_storage(config, redis_url) if rate or browser_rate else None
+        return cls(rate, storage, browser_rate)
 
-    def hit(self, who: KeyInfo, request: Request) -> None:
-        """Count one request of ``who`` (the anonymous reader counts by client address)."""
-        if self.strategy is None:
+    def hit(self, who: KeyInfo, request: Request, budget: str = "api") -> None:
+        """Count one request of ``who`` in ``budget`` (``api`` or ``browser``; the anonymous
+        reader counts by client address)."""
+        items = self.items[budget]
+        if self.strategy is None or not items:
             return
         ident = f"key:{who.id}" if who.id else f"{who.via}:{who.name}"
         if who.via == "anonymous":
             ident = f"anon:{request.client.host if request.client else '-'}"
-        for item in self.items:
+        if budget != "api":
+            ident = f"{budget}:{ident}"
+        for item in items:
             try:
                 allowed = self.strategy.hit(item, "videokit", ident)
             except StoreError:
@@ -223,10 +238,11 @@ class RateLimiter:
             if not allowed:
                 reset = self.strategy.get_window_stats(item, "videokit", ident).reset_time
                 wait = max(1, math.ceil(reset - time.time()))
+                whose = "this key" if budget == "api" else "this browser's pages"
                 raise ApiError(
                     429,
                     "rate_limited",
-                    f"rate limit of {item} for this key reached; retry in {wait} s",
+                    f"rate limit of {item} for {whose} reached ([Server] {SETTING[budget]}); retry in {wait} s",
                     {"Retry-After": str(wait)},
                 )
 

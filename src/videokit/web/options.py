@@ -18,6 +18,7 @@ class ServerOptions:
     workers: int = 1
     public_url: str = ""  # base URL people reach the server at; "" when unknown
     rate_limit: str = "120/minute"  # a ``limits`` rate string; "" for none
+    browser_rate_limit: str = "600/minute"  # a signed-in browser's pages and API calls, per key
     anonymous_read: bool = False
     allow_private_urls: bool = False
     max_body_bytes: int = 1024 * 1024
@@ -32,6 +33,7 @@ class ServerOptions:
             workers=int(s["Workers"]),
             public_url=str(s["PublicURL"]).rstrip("/"),
             rate_limit=str(s["RateLimit"]),
+            browser_rate_limit=str(s["BrowserRateLimit"]),
             anonymous_read=bool(s["AnonymousRead"]),
             allow_private_urls=bool(s["AllowPrivateURLs"]),
             max_body_bytes=int(s["MaxBodyBytes"]),

@@ -10,6 +10,8 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
 
+from videokit.web.auth import csrf_token
+
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
@@ -21,8 +23,6 @@ templates.env.autoescape = True  # every template, whatever its file name
 def render(request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200) -> Response:
     """``name`` rendered with ``context`` plus ``csrf`` (the form token of this browser),
     ``user`` and ``user_name`` (who is signed in, when known)."""
-    from videokit.web.auth import csrf_token
-
     user = getattr(request.state, "user", None)
     ctx = {"csrf": csrf_token(request), "user": user, "user_name": user.name if user else "", **(context or {})}
     return templates.TemplateResponse(request, name, ctx, status_code=status_code)

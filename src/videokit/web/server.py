@@ -1,8 +1,10 @@
 """``videokit serve``: the application on uvicorn.
 
-One process by default; ``[Server] Workers`` > 1 starts that many (uvicorn's supervisor), each
-building the application from the same configuration, handed over in a private file (mode
-0600, removed at exit). SIGTERM and SIGINT stop the server gracefully: the listening socket
+One process by default; ``[Server] Workers`` > 1 starts that many (uvicorn's supervisor). The
+application is named to uvicorn by its import string (``videokit.web.app:served_app``), built
+from the configuration handed over in a private file (mode 0600, removed at exit): this module
+never imports the application, so :mod:`videokit.api` can call it while the web package
+depends on the library API and never the reverse. SIGTERM and SIGINT stop the server gracefully: the listening socket
 closes, requests in flight finish (up to :data:`GRACE` seconds), then the job runner stops.
 Uvicorn's own access log is off: the application writes its own, without secrets
 (:class:`videokit.web.app.Guard`).
@@ -17,6 +19,7 @@ import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from videokit.config import Config
 from videokit.errors import ConfigError
@@ -24,6 +27,7 @@ from videokit.web.options import ServerOptions
 
 GRACE = 10  # seconds requests in flight get to finish at shutdown
 _STATE_ENV = "VIDEOKIT__SERVE_STATE"  # not a setting: the file holding the configuration for workers
+APP = "videokit.web.app:served_app"  # the application, by uvicorn's import string
 
 
 def signin_link(config: Config, options: ServerOptions) -> str:
@@ -50,7 +54,7 @@ def serve(config: Config, options: ServerOptions, *, on_ready: Callable[[str], N
     if on_ready is not None:
         on_ready(options.base_url())
     _exit_cleanly_on_signals()
-    common = {
+    common: dict[str, Any] = {
         "host": options.host,
         "port": options.port,
         "access_log": False,
@@ -60,17 +64,14 @@ def serve(config: Config, options: ServerOptions, *, on_ready: Callable[[str], N
         "proxy_headers": False,
         "http": ZeroCopyH11Protocol,  # media bytes by sendfile (videokit.web.zerocopy)
     }
-    if options.workers <= 1:
-        from videokit.web.app import create_app
-
-        uvicorn.run(create_app(config, options), **common)  # type: ignore[arg-type]
-        return
+    if options.workers > 1:
+        common["workers"] = options.workers
     fd, name = tempfile.mkstemp(prefix="videokit-serve-", suffix=".pickle")
     try:
         with os.fdopen(fd, "wb") as fh:  # mkstemp: mode 0600, only this user reads it
-            pickle.dump((config, options), fh)
+            pickle.dump((config, options, options.workers > 1), fh)
         os.environ[_STATE_ENV] = name
-        uvicorn.run("videokit.web.server:worker_app", factory=True, workers=options.workers, **common)  # type: ignore[arg-type]
+        uvicorn.run(APP, factory=True, **common)  # type: ignore[arg-type]
     finally:
         os.environ.pop(_STATE_ENV, None)
         Path(name).unlink(missing_ok=True)
@@ -90,14 +91,13 @@ def _exit_cleanly_on_signals() -> None:
         signal.signal(sig, stop)
 
 
-def worker_app() -> object:
-    """The application of one worker process of a multi-process server."""
-    from videokit.logs import setup_logging
+def load_state() -> tuple[Config, ServerOptions, bool]:
+    """What :func:`serve` handed to the application: the configuration, the server options, and
+    whether this is a worker process that sets up its own logging. Its secrets are held (never
+    logged) from here on."""
     from videokit.net import hold_config_secrets
-    from videokit.web.app import create_app
 
     with open(os.environ[_STATE_ENV], "rb") as fh:
-        config, options = pickle.load(fh)  # noqa: S301 - written by the parent process, mode 0600
+        config, options, own_logging = pickle.load(fh)  # noqa: S301 - written by the serving process, mode 0600
     hold_config_secrets(config)
-    setup_logging(config)
-    return create_app(config, options)
+    return config, options, own_logging

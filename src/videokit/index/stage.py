@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 from videokit.errors import ConfigError
 from videokit.pipeline import Context, Stage
 from videokit.record import Embeddings, Passage, Record
-from videokit.search.embedder import EXTRA_HINT, Embedder, EmbedOptions, load_embedder
-from videokit.search.passages import digest, passages
+from videokit.index.embedder import EXTRA_HINT, Embedder, EmbedOptions, load_embedder
+from videokit.index.passages import digest, passages
 
 if TYPE_CHECKING:
     from videokit.config import Config
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 class EmbedStage(Stage):
-    """Sentence embeddings of a record's passages (:mod:`videokit.search.passages`)."""
+    """Sentence embeddings of a record's passages (:mod:`videokit.index.passages`)."""
 
     name = "embed"
     after = "classify"
