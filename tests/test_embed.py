@@ -16,6 +16,9 @@ from videokit import api
 from videokit._cli import main
 from videokit.config import Config, load_config
 from videokit.errors import ConfigError, UsageError
+from videokit.index.embedder import BUNDLED, EmbedOptions, embed_query, load_embedder, model_id, model_source
+from videokit.index.passages import CHUNK_SECONDS, CHUNK_WORDS, digest, passages, transcript_chunks
+from videokit.index.stage import EmbedStage
 from videokit.pipeline import Context, Pipeline, build_pipeline
 from videokit.record import (
     Analysis,
@@ -29,9 +32,6 @@ from videokit.record import (
     Transcript,
     TranscriptSegment,
 )
-from videokit.index.embedder import BUNDLED, EmbedOptions, embed_query, load_embedder, model_id, model_source
-from videokit.index.passages import CHUNK_SECONDS, CHUNK_WORDS, digest, passages, transcript_chunks
-from videokit.index.stage import EmbedStage
 from videokit.stages import StoreStage
 from videokit.store import open_store
 

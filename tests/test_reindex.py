@@ -14,9 +14,9 @@ from videokit import api
 from videokit._cli import main
 from videokit.config import Config, load_config
 from videokit.errors import UsageError
-from videokit.record import Analysis, FileInfo, MediaInfo, Record, Source, Tag
 from videokit.index.embedder import BUNDLED, EmbedOptions, load_embedder, model_id, model_source
 from videokit.index.passages import digest, passages
+from videokit.record import Analysis, FileInfo, MediaInfo, Record, Source, Tag
 from videokit.store import Query, open_store
 
 TOPICS = [

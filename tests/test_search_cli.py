@@ -15,9 +15,9 @@ from videokit import api
 from videokit._cli import main
 from videokit.config import load_config
 from videokit.errors import UsageError
-from videokit.record import Embeddings, Record, Transcript, TranscriptSegment
 from videokit.index.embedder import EmbedOptions, load_embedder
 from videokit.index.passages import digest, passages
+from videokit.record import Embeddings, Record, Transcript, TranscriptSegment
 from videokit.store import Query
 from videokit.store.sqlite import open_sqlite
 

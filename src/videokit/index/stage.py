@@ -15,10 +15,10 @@ import logging
 from typing import TYPE_CHECKING
 
 from videokit.errors import ConfigError
-from videokit.pipeline import Context, Stage
-from videokit.record import Embeddings, Passage, Record
 from videokit.index.embedder import EXTRA_HINT, Embedder, EmbedOptions, load_embedder
 from videokit.index.passages import digest, passages
+from videokit.pipeline import Context, Stage
+from videokit.record import Embeddings, Passage, Record
 
 if TYPE_CHECKING:
     from videokit.config import Config

@@ -55,9 +55,9 @@ from pymongo import ReturnDocument
 from pymongo.errors import ConfigurationError, ConnectionFailure, OperationFailure, PyMongoError
 
 from videokit.errors import ConfigError, InputError, StoreError, UsageError, one_line
+from videokit.index.fuse import cap_per_video, rrf
 from videokit.net import backoff_delay, redact_url
 from videokit.record import Passage, Record
-from videokit.index.fuse import cap_per_video, rrf
 from videokit.store.base import MOMENTS_PER_VIDEO, Moment, Query, Store, record_passages
 from videokit.store.gridfs import VideoFiles
 from videokit.store.mongo_search import (

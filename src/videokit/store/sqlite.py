@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from videokit.errors import DamagedStoreError, DiskFullError, StoreError, UsageError, one_line
-from videokit.record import Embeddings, Record
 from videokit.index.fuse import best_per_group, cap_per_video, rrf
+from videokit.record import Embeddings, Record
 from videokit.store.base import MOMENTS_PER_VIDEO, Moment, Query, Store, record_passages
 from videokit.store.recordfiles import remove_record_file, write_record_file
 from videokit.store.sqlite_vectors import MAX_CANDIDATES as MAX_PASSAGES
