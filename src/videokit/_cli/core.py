@@ -52,7 +52,8 @@ def skip_option(f: Any) -> Any:
         "--skip",
         multiple=True,
         metavar="STAGE",
-        help="Skip an optional stage (scenes, analyze, tag, classify, or an optional plug-in stage). Repeatable.",
+        help="Skip an optional stage (scenes, transcribe, analyze, tag, classify, embed, or an optional plug-in stage). "
+        "Repeatable.",
     )(f)
 
 
