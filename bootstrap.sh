@@ -72,7 +72,7 @@ demo)
     "$BIN/videokit" --library "$LIB" search harbour
     "$BIN/videokit" --library "$LIB" search --moments "how should I keep bread fresh"
     echo
-    echo "Browse it in the web UI:  $BIN/videokit --library $LIB serve   (then open the sign-in link it prints)"
+    echo "Browse it in the web UI:  $BIN/videokit --library $LIB serve --signin-link   (then open the sign-in link it prints)"
     ;;
 test)
     venv_dev

@@ -1,15 +1,15 @@
 """Search latency of the SQLite store at scale: p50/p95 per mode, for videos and for moments.
 
 A generator fills a library with synthetic videos, each with ``--per-video`` moments (passages of
-a dozen words drawn from a 5,000-word vocabulary with Zipf frequencies, and a random 384-dim unit
-vector). The rows go straight into ``library.sqlite`` in large transactions (the bulk path: the
+a dozen words drawn from a 5,000-word vocabulary with Zipf frequencies, ``w0000``..``w4999``, and a
+random 384-dim unit vector). The rows go straight into ``library.sqlite`` in large transactions (the bulk path: the
 triggers still fill the passages' full-text index and the vector change log); every search then
 goes through the real store code (``SQLiteStore.search`` / ``moments``). The vector index
-(``library.vectors.sqlite``) is built from scratch by ``index_vectors()`` and its time reported.
+(``library.vectors/``) is built from scratch by ``index_vectors()`` and its time reported.
 
 Queries: two words of the vocabulary's commoner half (so the text ranking has work to do) and, for
-the vector, a stored vector with noise (a query near something real). Floors: the bare
-sqlite-vec KNN query and the bare FTS5 query the store runs, alone, for the ratios.
+the vector, a stored vector with noise (a query near something real). Floors: the bare Hamming scan
+of the index's sign bits and the bare FTS5 query the store runs, alone, for the ratios.
 
     python benchmarks/search_latency.py [--videos 100000] [--per-video 10] [--queries 60] [--keep DIR]
 """
@@ -29,7 +29,7 @@ import numpy as np
 from videokit.record import FileInfo, Record, Source
 from videokit.store.base import Query
 from videokit.store.sqlite import SQLiteStore, fts_query
-from videokit.store.sqlite_vectors import encode
+from videokit.store.sqlite_vectors import encode, sign_bits
 
 DIM = 384
 MODEL = "bench/random-384"
@@ -38,7 +38,7 @@ VOCAB = 5000
 
 def words(rng: np.random.Generator, n: int) -> list[str]:
     ranks = np.minimum(rng.zipf(1.3, n), VOCAB) - 1
-    return [f"w{r}" for r in ranks]
+    return [f"w{r:04d}" for r in ranks]  # fixed width: a prefix query matches one word, not w3, w30..w3999
 
 
 def fill(store: SQLiteStore, videos: int, per_video: int, seed: int) -> float:
@@ -109,7 +109,7 @@ def main() -> None:
     folder = args.keep or Path(tempfile.mkdtemp(prefix="vk-search-bench-"))
     path = folder / "library.sqlite"
     fresh = not path.exists()
-    store = SQLiteStore(path, vectors="sqlite-vec")
+    store = SQLiteStore(path, vectors="index")
     fill_s = fill(store, args.videos, args.per_video, args.seed) if fresh else 0.0
     t = time.perf_counter()
     touched = store.index_vectors()
@@ -117,15 +117,15 @@ def main() -> None:
     moments = store._db.execute("SELECT count(*) FROM passages").fetchone()[0]
     videos = store._db.execute("SELECT count(*) FROM videos").fetchone()[0]
     print(
-        f"library: {videos:,} videos, {moments:,} moments, {DIM}-dim vectors; backend {store.vectors.backend} "
-        f"({store.vectors.driver})"
+        f"library: {videos:,} videos, {moments:,} moments, {DIM}-dim vectors; vector index scanned with "
+        f"{store.vectors.driver}"
     )
     print(
         f"fill (bulk rows + FTS + triggers): {fill_s:.1f} s; vector index build: {index_s:.1f} s ({touched:,} vectors)"
     )
     print(
         f"files: library.sqlite {path.stat().st_size / 1e9:.2f} GB, "
-        f"library.vectors.sqlite {store.vectors.path.stat().st_size / 1e6:.0f} MB"
+        f"vector index {store.vectors.file.stat().st_size / 1e6 if store.vectors.file else 0:.0f} MB"
     )
 
     rng = np.random.default_rng(args.seed + 1)
@@ -135,7 +135,7 @@ def main() -> None:
         for p in picks
     ]
     vectors = [(v + 0.5 * rng.standard_normal(DIM).astype(np.float32) / np.sqrt(DIM)).tolist() for v in stored]
-    texts = [f"w{rng.integers(2, 40)} w{rng.integers(2, 40)}" for _ in range(args.queries)]
+    texts = [f"w{rng.integers(2, 40):04d} w{rng.integers(2, 40):04d}" for _ in range(args.queries)]
     it = {"i": 0}
 
     def nxt() -> int:
@@ -155,14 +155,12 @@ def main() -> None:
         p50, p95 = timed(lambda call=call: call(query("hybrid", max_duration=600)), args.queries)
         rows.append((what, "hybrid", "duration <= 600 s", p50, p95))
 
-    acc = store.vectors._acc()
+    assert store.vectors._loaded is not None
+    bits = store.vectors._loaded.parts[MODEL]
 
     def bare_knn() -> None:
         v = np.asarray(vectors[nxt()], dtype=np.float32)
-        acc.execute(
-            f"SELECT pid FROM bits_{DIM} WHERE v MATCH vec_bit(?) AND k = ? AND model = ?",
-            (np.packbits(v > 0).tobytes(), 200, MODEL),
-        ).fetchall()
+        bits.nearest(sign_bits(v.reshape(1, -1))[0], 200)
 
     def bare_fts() -> None:
         store._db.execute(
@@ -178,7 +176,7 @@ def main() -> None:
         print(f"| {what} | {mode} | {filt or '-'} | {p50:.1f} | {p95:.1f} |")
     print()
     print(
-        f"floors: bare sqlite-vec KNN (k=200) p50 {floors['knn'][0]:.1f} ms, p95 {floors['knn'][1]:.1f} ms; "
+        f"floors: bare Hamming scan (k=200) p50 {floors['knn'][0]:.1f} ms, p95 {floors['knn'][1]:.1f} ms; "
         f"bare FTS5 passage query p50 {floors['fts'][0]:.1f} ms, p95 {floors['fts'][1]:.1f} ms"
     )
     sem = next(r for r in rows if r[:2] == ("moments", "semantic"))

@@ -5,6 +5,9 @@
                  own bucket, credentials in the environment and :class:`StorageOptions` for it.
 ``moto_s3_auth`` a second moto server (a subprocess) that checks signatures against its own IAM,
                  which holds no user: every request is refused (wrong credentials).
+``gcs_emulator`` ``gcp-storage-emulator`` (PyPI), a Google Cloud Storage JSON API server, in its own
+                 process; reached through gcsfs (``STORAGE_EMULATOR_HOST``) like GCS. ``gcs`` gives
+                 a test its own bucket and the environment for it.
 ``FaultProxy``   a TCP proxy in front of a server that cuts one connection after so many bytes
                  (a network drop mid-upload).
 ``azurite``      Azurite, Azure's official storage emulator (npm ``azurite``), installed once into
@@ -142,6 +145,67 @@ def moto_s3_auth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         proc.terminate()
         proc.wait(10)
         log.close()
+
+
+# -- Google Cloud Storage (gcp-storage-emulator) -----------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def gcs_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The endpoint of a Google Cloud Storage emulator on loopback (its own process, in memory)."""
+    pytest.importorskip("gcp_storage_emulator", reason="the GCS tests need gcp-storage-emulator (the dev extra)")
+    port = _free_port()
+    log = open(tmp_path_factory.mktemp("gcs") / "server.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gcp_storage_emulator", "start", "--host", "127.0.0.1", "--port", str(port)]
+        + ["--in-memory", "--quiet"],
+        stdout=log,
+        stderr=log,
+    )
+    try:
+        _wait_port(port, proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+
+
+@dataclass
+class GcsBucket:
+    endpoint: str
+    bucket: str
+    options: StorageOptions
+
+    def url(self, key: str = "") -> str:
+        return f"gs://{self.bucket}/{key}"
+
+    @functools.cached_property
+    def fs(self) -> Any:
+        from gcsfs.core import GCSFileSystem
+
+        return GCSFileSystem(endpoint_url=self.endpoint, token="anon", skip_instance_cache=True)
+
+
+@pytest.fixture
+def gcs(gcs_emulator: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> GcsBucket:
+    """A fresh bucket on the session's GCS emulator, reached as a user reaches one
+    (``STORAGE_EMULATOR_HOST``); no Google credentials in the environment."""
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator)
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    name = BUCKET_PREFIX + uuid.uuid4().hex[:12]
+    options = StorageOptions(
+        part_size=5 * MIB,
+        retries=2,
+        backoff_base=0.01,
+        backoff_max=0.05,
+        state_dir=tmp_path / "uploads",
+        cache_dir=tmp_path / "cache",
+        cache_bytes=200 * MIB,
+    )
+    bucket = GcsBucket(gcs_emulator, name, options)
+    bucket.fs.mkdir(name)
+    return bucket
 
 
 # -- a network drop ----------------------------------------------------------------------------

@@ -19,12 +19,34 @@ SHARED_MEDIA = Path(__file__).resolve().parents[1].parent / "shared" / "media"
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
+# Modules whose tests run the default pipeline with its speech and embedding models. Elsewhere
+# (tests of downloads, resumes, secrets, datasets...) the two model stages are turned off through
+# the environment, as a user would: each `videokit run` then skips loading torch and two models.
+MODEL_TESTS = (
+    "test_transcribe",
+    "test_embed",
+    "test_reindex",
+    "test_search",
+    "test_web",
+    "test_end_to_end",
+    "test_executors",
+    "test_sharenothing",
+    "test_distributed",
+    "test_plugins",
+    "test_config",
+    "test_api_surface",
+)
+
+
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     """No test reads the developer's config.ini or VIDEOKIT_* variables."""
     for k in list(os.environ):
         if k.startswith("VIDEOKIT_"):
             monkeypatch.delenv(k)
+    if not request.node.module.__name__.startswith(MODEL_TESTS) and not request.node.get_closest_marker("models"):
+        monkeypatch.setenv("VIDEOKIT_TRANSCRIPTION_ENABLED", "false")
+        monkeypatch.setenv("VIDEOKIT_EMBEDDINGS_ENABLED", "false")
     monkeypatch.chdir(tmp_path)
 
 

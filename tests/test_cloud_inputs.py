@@ -146,7 +146,8 @@ def test_a_changed_object_is_fetched_again(s3: S3Bucket, tmp_path: Path) -> None
 
 
 def test_gcs_without_credentials_names_the_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Not exercised against a server (no GCS emulator is installed): the credential error path only."""
+    """Without STORAGE_EMULATOR_HOST, Google's credentials are looked up first (the emulator tests
+    are in test_cloud_gcs.py)."""
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "missing.json"))
     monkeypatch.delenv("STORAGE_EMULATOR_HOST", raising=False)
     with pytest.raises(ConfigError, match=r"Google Cloud Storage: GOOGLE_APPLICATION_CREDENTIALS names .*missing.json"):

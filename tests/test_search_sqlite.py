@@ -11,24 +11,24 @@ from videokit.store.base import Query
 from videokit.store.sqlite import SQLiteStore
 
 
-class TestSQLiteVecSearch(SearchContract):
-    """The sqlite-vec index (sign bits, Hamming candidates, exact cosine re-ranking)."""
+class TestSQLiteIndexSearch(SearchContract):
+    """The index (sign bits, Hamming candidates, exact cosine re-ranking)."""
 
     @pytest.fixture
     def store(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         # filters never take the exact path here: the index itself must apply them
         monkeypatch.setattr("videokit.store.sqlite_vectors.EXACT_UP_TO", 0)
-        s = SQLiteStore(tmp_path / "lib" / "library.sqlite", vectors="sqlite-vec")
+        s = SQLiteStore(tmp_path / "lib" / "library.sqlite", vectors="index")
         yield s
         s.close()
 
 
-class TestSQLiteNumpySearch(SearchContract):
-    """The exact numpy scan used when neither pysqlite3 nor apsw can load sqlite-vec."""
+class TestSQLiteExactSearch(SearchContract):
+    """The exact scan (what filters leaving few passages get)."""
 
     @pytest.fixture
     def store(self, tmp_path: Path):
-        s = SQLiteStore(tmp_path / "lib" / "library.sqlite", vectors="numpy")
+        s = SQLiteStore(tmp_path / "lib" / "library.sqlite", vectors="exact")
         yield s
         s.close()
 
@@ -44,58 +44,116 @@ class TestTextOnlyStore(TextOnlyContract):
         return JsonFolderStore(tmp_path / "records")
 
 
+def _files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.glob("*.npz"))
+
+
 def test_the_index_is_a_file_beside_the_library_and_follows_it(tmp_path: Path) -> None:
     path = tmp_path / "library.sqlite"
-    with SQLiteStore(path, vectors="sqlite-vec") as s:
+    folder = tmp_path / "library.vectors"
+    with SQLiteStore(path) as s:
         lib = library(s)
-        assert s.vectors.backend == "sqlite-vec" and s.vectors.driver in ("pysqlite3", "apsw")
+        assert s.vectors.backend == "index"
         assert s.index_vectors() == 15  # every passage's vector, from scratch
-        assert s.vectors.path == tmp_path / "library.vectors.sqlite" and s.vectors.path.is_file()
+        assert s.vectors.folder == folder and len(_files(folder)) == 1
         assert s.index_vectors() == 0  # nothing new
         s.delete(lib["bakery"].id or "")
         assert s.index_vectors() == 2  # the two passages of the deleted video left the index
+        assert len(_files(folder)) == 1  # the new file replaced the old one
         assert s.moments(q("bread", "semantic", vector("cooking", 5)))[0].video_id == lib["cook"].id
     # a lost index is rebuilt from the library
-    (tmp_path / "library.vectors.sqlite").unlink()
-    with SQLiteStore(path, vectors="sqlite-vec") as s:
+    for f in folder.iterdir():
+        f.unlink()
+    folder.rmdir()
+    with SQLiteStore(path) as s:
         assert s.moments(q("pasta", "semantic", vector("cooking", 1)))[0].text == "then the pasta boils"
+        assert len(_files(folder)) == 1
         assert s.index_vectors() == 0
 
 
+def test_changes_after_the_index_file_are_found_before_it_is_rewritten(tmp_path: Path) -> None:
+    path = tmp_path / "library.sqlite"
+    with SQLiteStore(path) as s:
+        lib = library(s)
+        s.index_vectors()
+        before = _files(tmp_path / "library.vectors")
+        s.delete(lib["rocket"].id or "")
+        only = rocket()
+        only.embeddings.passages[1].text = "a new rocket climbs to orbit"  # type: ignore[union-attr]
+        only.embeddings.digest = "changed"  # type: ignore[union-attr]
+        s.upsert(only)
+        found = s.moments(q("orbit", "semantic", vector("space", 8)))
+        assert (found[0].video_id, found[0].text) == (only.id, "a new rocket climbs to orbit")
+        assert _files(tmp_path / "library.vectors") == before  # found from the change log, file untouched
+        assert s.index_vectors() == 6  # three passages gone, three new
+        assert _files(tmp_path / "library.vectors") != before
+
+
+def test_many_changes_write_a_new_index_file_on_their_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("videokit.store.sqlite_vectors.REWRITE_AFTER", 2)
+    with SQLiteStore(tmp_path / "library.sqlite") as s:
+        s.upsert(rocket())
+        assert s.search(q(None, "semantic", vector("space")))  # builds the first file
+        before = _files(tmp_path / "library.vectors")
+        lib = library(s)
+        assert s.moments(q(None, "semantic", vector("music", 10)))[0].video_id == lib["concert"].id
+        assert _files(tmp_path / "library.vectors") != before and len(_files(tmp_path / "library.vectors")) == 1
+
+
+def test_another_process_sees_the_newer_index_and_the_pruned_log(tmp_path: Path) -> None:
+    """Two stores on one library (as two processes): one writes a newer file and prunes the change
+    log; the other, holding the older file, loads the newer one instead of missing changes."""
+    path = tmp_path / "library.sqlite"
+    with SQLiteStore(path) as writer, SQLiteStore(path) as reader:
+        writer.upsert(rocket())
+        assert reader.search(q(None, "semantic", vector("space")))[0].id == rocket().id
+        old = reader.vectors.file
+        lib = library(writer)
+        assert writer.index_vectors() > 0  # a new file, the log up to it deleted
+        assert writer.vectors.file != old and old is not None and not old.exists()
+        assert reader.moments(q(None, "semantic", vector("football", 6)))[0].video_id == lib["match"].id
+        assert reader.vectors.file == writer.vectors.file
+
+
+def test_an_unreadable_index_file_is_rebuilt(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "library.sqlite"
+    with SQLiteStore(path) as s:
+        lib = library(s)
+        s.index_vectors()
+        file = s.vectors.file
+    assert file is not None
+    file.write_bytes(b"not an index")
+    (tmp_path / "library.vectors" / ".writing-abc.npz").write_bytes(b"half")  # a writer that died: ignored
+    with caplog.at_level("WARNING", logger="videokit.store.sqlite_vectors"), SQLiteStore(path) as s:
+        assert s.search(q(None, "semantic", vector("music")))[0].id == lib["concert"].id
+    assert any("unreadable" in r.getMessage() for r in caplog.records)
+    assert len(_files(tmp_path / "library.vectors")) == 1
+
+
 def test_an_index_of_another_library_is_rebuilt(tmp_path: Path) -> None:
-    with SQLiteStore(tmp_path / "a" / "library.sqlite", vectors="sqlite-vec") as a:
+    with SQLiteStore(tmp_path / "a" / "library.sqlite") as a:
         library(a)
         a.index_vectors()
-    with SQLiteStore(tmp_path / "b" / "library.sqlite", vectors="sqlite-vec") as b:
+    with SQLiteStore(tmp_path / "b" / "library.sqlite") as b:
         only = rocket()
         b.upsert(only)
-    # b's library with a's index file put beside it (e.g. a library.sqlite rebuilt or copied)
-    (tmp_path / "b" / "library.vectors.sqlite").unlink(missing_ok=True)
-    (tmp_path / "a" / "library.vectors.sqlite").rename(tmp_path / "b" / "library.vectors.sqlite")
-    with SQLiteStore(tmp_path / "b" / "library.sqlite", vectors="sqlite-vec") as b:
+    # b's library with a's index put beside it (e.g. a library.sqlite rebuilt or copied)
+    (tmp_path / "a" / "library.vectors").rename(tmp_path / "b" / "library.vectors")
+    with SQLiteStore(tmp_path / "b" / "library.sqlite") as b:
         assert b.moments(q("orbit", "semantic", vector("space", 8)))[0].video_id == only.id
         assert b.index_vectors() == 0
+        assert len(_files(tmp_path / "b" / "library.vectors")) == 1  # a's file is gone
 
 
-def test_without_an_extension_driver_one_warning_and_exact_search(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_without_faiss_numpy_scans_the_same_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import videokit.store.sqlite_vectors as sv
 
-    monkeypatch.setattr(sv, "_extension_connect", lambda: None)
-    monkeypatch.setattr(sv, "_warned", __import__("threading").Event())
-    with caplog.at_level("WARNING", logger="videokit.store.sqlite_vectors"):
-        with SQLiteStore(tmp_path / "library.sqlite") as s, SQLiteStore(tmp_path / "library.sqlite") as again:
-            lib = library(s)
-            assert s.vectors.backend == again.vectors.backend == "numpy"
-            assert s.search(q("meal", "hybrid", vector("cooking", 1)))[0].id == lib["cook"].id
-    warnings = [r.getMessage() for r in caplog.records if r.name == "videokit.store.sqlite_vectors"]
-    assert len(warnings) == 1 and "neither pysqlite3 nor apsw" in warnings[0]
-    assert not (tmp_path / "library.vectors.sqlite").exists()
-    from videokit.errors import StoreError
-
-    with pytest.raises(StoreError, match="pysqlite3-binary or apsw"):
-        SQLiteStore(tmp_path / "other.sqlite", vectors="sqlite-vec")
+    monkeypatch.setattr(sv, "faiss", None)
+    with SQLiteStore(tmp_path / "library.sqlite") as s:
+        lib = library(s)
+        assert s.vectors.driver == "numpy"
+        assert s.search(q("meal", "hybrid", vector("cooking", 1)))[0].id == lib["cook"].id
+        assert s.moments(q(None, "semantic", vector("space", 9)))[0].text == "astronauts float in the station"
 
 
 def test_the_index_finds_what_an_exact_scan_finds(tmp_path: Path) -> None:
@@ -109,8 +167,8 @@ def test_the_index_finds_what_an_exact_scan_finds(tmp_path: Path) -> None:
     rng = np.random.default_rng(7)
     data = rng.standard_normal((300, 10, 384)).astype(np.float32)
     with (
-        SQLiteStore(tmp_path / "a.sqlite", vectors="sqlite-vec") as fast,
-        SQLiteStore(tmp_path / "b.sqlite", vectors="numpy") as exact,
+        SQLiteStore(tmp_path / "a.sqlite", vectors="index") as fast,
+        SQLiteStore(tmp_path / "b.sqlite", vectors="exact") as exact,
     ):
         for i in range(300):
             r = make_record(f"v{i}", title=f"video {i}")

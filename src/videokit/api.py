@@ -778,10 +778,51 @@ def build_dataset(
     a segment outside its video, is one entry of ``DatasetReport.failures``/``rejected`` and the
     rest goes on. ``progress(done, total)`` after each source video. UsageError for bad split
     ratios, ConfigError for an unknown format or class, DiskFullError (StoreError) when the disk
-    fills: the same call resumes once there is space."""
+    fills: the same call resumes once there is space.
+
+    ``out`` may be an ``s3://`` ``gs://`` ``az://`` ``dropbox://`` prefix: the dataset is built in
+    a staging folder in the library (``<library>/uploads/datasets/``, kept so that the same call
+    resumes or updates without cutting or uploading again), then every file is uploaded (each
+    whole or invisible, SHA-256 checked, a clip's against the manifest's) and ``manifest.jsonl``
+    last, after the prefix's old one was removed first: a prefix holding a manifest holds the
+    whole dataset it lists. Nothing is uploaded when the build fails."""
     from videokit.dataset.build import build
 
+    if is_cloud_url(str(out)):
+        return _build_dataset_in_cloud(config, str(out), options, query, overwrite=overwrite, progress=progress)
     return build(config, Path(out), options, query, overwrite=overwrite, progress=progress)
+
+
+def _build_dataset_in_cloud(
+    config: Config,
+    url: str,
+    options: DatasetOptions,
+    query: Query | None,
+    *,
+    overwrite: bool,
+    progress: Callable[[int, int], None] | None,
+) -> DatasetReport:
+    import hashlib
+    import json
+
+    from videokit.dataset.build import build
+    from videokit.dataset.card import MANIFEST
+    from videokit.storage.location import parse_location
+    from videokit.storage.publish import publish_folder
+
+    dest = parse_location(url).url.rstrip("/")
+    staging = config.library / "uploads" / "datasets" / hashlib.sha256(dest.encode()).hexdigest()[:16]
+    try:
+        report = build(config, staging, options, query, overwrite=overwrite, progress=progress)
+    except UsageError as e:  # "<staging> holds a dataset built with other settings...": the user knows the URL
+        raise UsageError(str(e).replace(str(staging), dest)) from None
+    expected: dict[str, str] = {}
+    for line in (staging / MANIFEST).read_text(encoding="utf-8").splitlines():
+        entry = json.loads(line)
+        expected[str(entry["path"])] = str(entry["sha256"])
+    publish_folder(staging, dest, StorageOptions.from_config(config), marker=MANIFEST, expected=expected)
+    report.out = dest
+    return report
 
 
 __all__ += ["DatasetOptions", "DatasetReport", "build_dataset"]

@@ -16,6 +16,7 @@ from videokit.dataset.clips import CLIP_KINDS, MODES, ClipOptions
 from videokit.dataset.labels import LABEL_SOURCES, UNLABELED_CHOICES, LabelOptions, parse_classes
 from videokit.dataset.splits import parse_split
 from videokit.net import redact_text
+from videokit.storage.location import is_cloud_url
 
 _CLIP = ClipOptions()  # the defaults
 _LABEL = LabelOptions()
@@ -53,7 +54,7 @@ def _append(f: Any, param: click.Parameter) -> Any:
 
 
 @click.command()
-@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("out")
 @click.argument("text", required=False)
 @click.option(
     "--clips",
@@ -121,7 +122,7 @@ def _append(f: Any, param: click.Parameter) -> Any:
 @click.pass_obj
 def dataset(
     state: Any,
-    out: Path,
+    out: str,
     text: str | None,
     clip_source: str,
     mode: str,
@@ -150,6 +151,8 @@ def dataset(
 ) -> None:
     """Cut labelled clips from the stored videos (all, or those matching TEXT and the filters)
     into the dataset folder OUT, split without leaks between near-duplicates, in standard formats.
+    OUT may be an s3:// gs:// az:// dropbox:// prefix: built locally, then uploaded, its
+    manifest.jsonl last.
 
     Running the same command again resumes an interrupted build without cutting a finished clip
     twice; a different command into the same OUT is refused unless --overwrite."""
@@ -180,9 +183,10 @@ def dataset(
         dedup=dedup,
     )
     query = build_query(text, {**filters, "max_height": max_source_height, "has_audio": source_audio})
+    target: Path | str = out if is_cloud_url(out) else Path(out)
     report = _with_bar(
         state.quiet,
-        lambda progress: api.build_dataset(cfg, out, options, query, overwrite=overwrite, progress=progress),
+        lambda progress: api.build_dataset(cfg, target, options, query, overwrite=overwrite, progress=progress),
     )
     _print(report)
     if not report.ok:

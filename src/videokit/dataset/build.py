@@ -67,7 +67,7 @@ class DatasetReport:
     command, or failed; labels; rejected segments and failed videos with the reason of each;
     near-duplicates; clips per split and class; the files written (relative to ``out``)."""
 
-    out: Path
+    out: Path | str  # the folder, or the cloud prefix it was published to
     formats: list[str]
     videos: int = 0  # stored videos the filters selected
     clips: int = 0  # clips in the dataset

@@ -118,7 +118,12 @@ class Storage:
         base = self.location(prefix)
         fs = self._fs()
         retry = _Retrier(base, self.options, "list")
-        found: dict[str, Any] = retry(lambda: fs.find(base.fs_path, detail=True))
+        try:
+            found: dict[str, Any] = retry(lambda: fs.find(base.fs_path, detail=True))
+        except InputError as e:  # gcsfs: a missing bucket is a missing object
+            if "no such object" not in str(e) or base.is_local:
+                raise
+            found = {}
         if not found and not base.is_local:
             self._check_bucket(fs)  # a missing bucket is an error, not an empty listing
         out = []

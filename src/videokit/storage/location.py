@@ -210,11 +210,17 @@ def _make_filesystem(location: Location, options: StorageOptions) -> AbstractFil
             _require_env("az", ("AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_ACCOUNT_NAME"))
             return adlfs.AzureBlobFileSystem(skip_instance_cache=True, use_listings_cache=False)
         if scheme == "gs":
-            import gcsfs
+            # gcsfs.core's filesystem: the JSON API over HTTP. The package's default class adds an
+            # experimental gRPC bucket-layout lookup (zonal / HNS buckets) that an emulator cannot
+            # answer and that stalls each call for a minute of retries where it fails.
+            from gcsfs.core import GCSFileSystem
 
+            kwargs = {"skip_instance_cache": True, "use_listings_cache": False}
             if not os.environ.get("STORAGE_EMULATOR_HOST"):
                 _google_credentials()
-            return gcsfs.GCSFileSystem(skip_instance_cache=True, use_listings_cache=False)
+            elif not os.environ.get("GOOGLE_APPLICATION_CREDENTIALS"):
+                kwargs["token"] = "anon"  # an emulator (STORAGE_EMULATOR_HOST) takes no credentials
+            return GCSFileSystem(**kwargs)
     except ImportError as e:
         raise ConfigError(
             f"{PROVIDERS[scheme]} needs the package {e.name or 'of its fsspec driver'}; "

@@ -151,7 +151,7 @@ def _upload_renamed(
         got = retry(lambda: _hash_remote(fs, tmp, options.part_size))
         if got != want:
             raise TransientError(f"{dest.url}: the uploaded copy's SHA-256 differs from the file's; upload it again")
-        retry(lambda: fs.mv(tmp, dest.fs_path))
+        _rename(fs, dest, tmp, retry)
     except BaseException:
         try:
             fs.rm(tmp)
@@ -159,6 +159,20 @@ def _upload_renamed(
             log.debug("could not remove %s", tmp, exc_info=True)
         raise
     return Transferred(dest.url, size, want, verified="read back")
+
+
+def _rename(fs: AbstractFileSystem, dest: Location, tmp: str, retry: _Retrier) -> None:
+    """``tmp`` renamed to ``dest``. For GCS a server-side copy (the object appears whole), then the
+    temporary key removed: gcsfs's own ``mv`` first tries the ``moveTo`` call, which not every
+    server knows (the emulator answers 501, retried for a minute before gcsfs falls back to a copy)."""
+    if dest.scheme != "gs":
+        retry(lambda: fs.mv(tmp, dest.fs_path))
+        return
+    retry(lambda: fs.cp_file(tmp, dest.fs_path))
+    try:
+        retry(lambda: fs.rm_file(tmp))
+    except InputError as e:  # removed already (a lost reply), or refused: the object is in place
+        log.warning("%s: could not remove the temporary copy %s: %s", dest.url, tmp, e)
 
 
 def _hash_remote(fs: AbstractFileSystem, path: str, block: int) -> str:

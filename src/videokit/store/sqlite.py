@@ -126,8 +126,8 @@ def _migrations() -> list[tuple[int, str]]:
 class SQLiteStore(Store):
     """The library in one SQLite file. With ``records_dir`` (the library's ``processed`` folder)
     each record is also kept as ``<records_dir>/<id>/record.json``. Passages (and their vectors)
-    are kept for moments and semantic search; ``vectors`` picks the vector search backend
-    (:mod:`videokit.store.sqlite_vectors`: ``"sqlite-vec"``, ``"numpy"``, None for the best available)."""
+    are kept for moments and semantic search; ``vectors`` picks the vector search
+    (:mod:`videokit.store.sqlite_vectors`: ``"index"``, the default, or ``"exact"``)."""
 
     vector_search = True
 
@@ -530,10 +530,7 @@ class SQLiteStore(Store):
         """Bring the vector index up to date with the library now (else the next search does);
         how many passages it touched."""
         with self._guard("update the vector index") as db:
-            touched = self.vectors.sync(db)
-            if touched:
-                self.vectors.prune(db)
-        return touched
+            return self.vectors.sync(db)
 
     def ids(self) -> set[str]:
         """The content id of every stored record."""

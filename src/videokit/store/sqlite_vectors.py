@@ -1,31 +1,41 @@
 """Nearest passages by embedding, for the SQLite store.
 
-The vectors themselves live in ``library.sqlite`` (``passages.vector``, float32, unit length),
-written in the same transaction as their record: they are the truth. Searching all of them exactly
-is too slow for a large library, so an index sits beside it, ``library.vectors.sqlite``: the sign
-bits of every vector in a sqlite-vec ``vec0`` table (48 bytes for 384 dimensions), searched by
-Hamming distance (``MATCH ... AND k = ?``), whose best candidates are then ranked again by their
-exact cosine from ``library.sqlite``. Python's own ``sqlite3`` cannot load extensions, so that file
-is opened with ``pysqlite3`` (or ``apsw``): a second SQLite library in the process, which is why it
-is a separate file (two SQLite libraries must never open the same file in one process).
+The vectors live in ``library.sqlite`` (``passages.vector``, float32, unit length), written in the
+same transaction as their record: they are the truth. Scanning all of them for every query is too
+slow for a large library (1.5 GB at a million 384-dimensional passages), so an index is derived
+from them: the sign bits of every vector (48 bytes for 384 dimensions), kept in a file in the
+folder ``library.vectors`` beside the library. A search scans the bits by Hamming distance (with
+faiss's ``IndexBinaryFlat`` when ``faiss-cpu`` is installed, numpy otherwise: the same candidates,
+slower) and ranks the best candidates again by their exact cosine read from ``library.sqlite``,
+applying the filters there. When filters leave at most :data:`EXACT_UP_TO` passages they are
+scanned exactly instead.
 
 The index follows the library through the ``vector_changes`` log that triggers in
-``library.sqlite`` fill: before each search the changes it has not applied yet are applied (a
-library it has never seen, e.g. after ``videokit rebuild``, is indexed from scratch). Being derived,
-it can be deleted at any time. Without ``pysqlite3``/``apsw`` (or with ``backend="numpy"``) every
-search is an exact numpy scan of the vectors in ``library.sqlite``: the same answers, slower.
+``library.sqlite`` fill (passage ids are never reused, so a changed vector is a deleted passage
+and a new one). An index file is named after the library it was built for and the last change
+it holds (``<library_id>-<seq>.npz``); a process loads the newest one and keeps the changes made
+since in memory (new passages' bits are scanned as well, deleted ones drop out at the re-ranking).
+Once :data:`REWRITE_AFTER` changes have piled up (or on :meth:`VectorIndex.sync`), one process at a
+time (a ``flock``) writes a new file (a temporary file renamed into place: never half-written),
+deletes the older ones and the applied part of the log; the other processes see the newer file and
+load it. A missing, unreadable or foreign index (e.g. after ``videokit rebuild``) is rebuilt from
+the library. Being derived, the folder can be deleted at any time.
 
-When filters leave few passages (:data:`EXACT_UP_TO`), they are searched exactly whatever the backend.
+With ``backend="exact"`` every search is the exact scan (tests compare the index with it).
 """
 
 from __future__ import annotations
 
-import importlib
+import contextlib
+import errno
 import logging
+import os
+import re
 import sqlite3
+import tempfile
 import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,15 +43,26 @@ import numpy as np
 
 from videokit.errors import StoreError, one_line
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: one process writes at a time by convention
+    fcntl = None  # type: ignore[assignment]
+
+try:
+    import faiss
+except ImportError:  # pragma: no cover - exercised by the numpy scan test
+    faiss = None
+
 log = logging.getLogger(__name__)
 
 EXACT_UP_TO = 5000  # filters leaving at most this many passages: exact search over them
-MIN_CANDIDATES = 64  # Hamming candidates asked of the index, at least...
-MAX_CANDIDATES = 4096  # ...and at most (sqlite-vec's own limit on k)
-BATCH = 2000  # rows per statement when the index is filled
-BACKENDS = ("sqlite-vec", "numpy")
-
-_warned = threading.Event()
+MIN_CANDIDATES = 64  # Hamming candidates taken to the exact re-ranking, at least...
+MAX_CANDIDATES = 4096  # ...and at most
+OVERSAMPLE = 4  # candidates per passage wanted
+REWRITE_AFTER = 5000  # changes kept in memory before a new index file is written
+BATCH = 20_000  # rows per fetch when the index is built
+BACKENDS = ("index", "exact")
+_FILE = re.compile(r"^([0-9a-f]+)-(\d{12})\.npz$")
 
 
 @dataclass(slots=True, frozen=True)
@@ -64,73 +85,75 @@ def decode(blobs: list[bytes], dim: int) -> np.ndarray:
     return np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), dim)
 
 
-def _extension_connect() -> tuple[str, Callable[[Path], Any]] | None:
-    """A way to open a SQLite file that can load sqlite-vec, and its name; None when there is none."""
-    try:
-        import sqlite_vec
-    except ImportError:
-        return None
-    try:
-        dbapi2 = importlib.import_module("pysqlite3.dbapi2")
-
-        def with_pysqlite3(path: Path) -> Any:
-            db = dbapi2.connect(str(path), timeout=30, check_same_thread=False, isolation_level=None)
-            db.enable_load_extension(True)
-            sqlite_vec.load(db)
-            db.enable_load_extension(False)
-            return db
-
-        return "pysqlite3", with_pysqlite3
-    except ImportError:
-        pass
-    try:
-        apsw = importlib.import_module("apsw")
-    except ImportError:
-        return None
-
-    def with_apsw(path: Path) -> Any:
-        db = apsw.Connection(str(path))
-        db.setbusytimeout(30_000)
-        db.enable_load_extension(True)
-        sqlite_vec.load(db)
-        db.enable_load_extension(False)
-        return db
-
-    return "apsw", with_apsw
+def sign_bits(vectors: np.ndarray) -> np.ndarray:
+    """One bit per dimension (set where the number is positive), packed: ``(n, ceil(dim / 8))`` bytes."""
+    return np.packbits(vectors > 0, axis=1)
 
 
-def _driver_errors() -> tuple[type[BaseException], ...]:
-    errors: list[type[BaseException]] = [sqlite3.Error]
-    for name, attr in (("pysqlite3.dbapi2", "Error"), ("apsw", "Error")):
-        try:
-            errors.append(getattr(importlib.import_module(name), attr))
-        except ImportError:
-            continue
-    return tuple(errors)
+class _Bits:
+    """The packed sign bits of one model's passages and their ids, searchable by Hamming distance."""
+
+    def __init__(self, ids: np.ndarray, bits: np.ndarray) -> None:
+        self.ids = ids
+        self.bits = bits
+        self._faiss: Any = None
+        if faiss is not None and len(ids):
+            faiss.omp_set_num_threads(1)  # one query scans on one core: threads only wait for each other
+            self._faiss = faiss.IndexBinaryFlat(bits.shape[1] * 8)
+            self._faiss.add(bits)
+
+    def nearest(self, q: np.ndarray, k: int) -> np.ndarray:
+        """The ids of (at most) ``k`` entries nearest the packed query ``q``."""
+        n = len(self.ids)
+        if n == 0:
+            return self.ids
+        k = min(k, n)
+        if self._faiss is not None:
+            _, found = self._faiss.search(q.reshape(1, -1), k)
+            return self.ids[found[0][found[0] >= 0]]
+        distance = _popcount(self.bits ^ q)
+        top = np.argpartition(distance, k - 1)[:k] if k < n else np.arange(n)
+        return self.ids[top]
+
+
+def _popcount(x: np.ndarray) -> np.ndarray:
+    if hasattr(np, "bitwise_count"):
+        return np.bitwise_count(x).sum(axis=1, dtype=np.int32)
+    return np.unpackbits(x, axis=1).sum(axis=1, dtype=np.int32)  # pragma: no cover - numpy < 2
+
+
+@dataclass(slots=True)
+class _Loaded:
+    """What a process holds of the index: a file's parts, and the changes made since in memory."""
+
+    library_id: str
+    seq: int  # the file holds every change up to this one
+    parts: dict[str, _Bits]  # model -> its passages in the file
+    tail: int = 0  # changes read from the log, up to this one
+    changed: set[int] = field(default_factory=set)  # passages changed after seq
+    added: dict[str, _Bits] = field(default_factory=dict)  # model -> passages added after seq
 
 
 class VectorIndex:
     """Nearest-passage search over ``library.sqlite``'s vectors (see the module docstring).
-    ``backend``: ``"sqlite-vec"``, ``"numpy"`` (exact), or None (sqlite-vec when it can load)."""
+    ``backend``: ``"index"`` (the default) or ``"exact"``."""
 
     def __init__(self, library: Path, backend: str | None = None) -> None:
         if backend is not None and backend not in BACKENDS:
             raise ValueError(f"unknown vector backend {backend!r}")
-        self.path = library.with_name(library.stem + ".vectors" + library.suffix)
-        connect = _extension_connect() if backend != "numpy" else None
-        if connect is None and backend == "sqlite-vec":
-            raise StoreError("the sqlite-vec index needs pysqlite3-binary or apsw; install videokit[search]")
-        if connect is None and backend is None and not _warned.is_set():
-            _warned.set()
-            log.warning(
-                "neither pysqlite3 nor apsw can be imported: semantic search scans every vector exactly "
-                "(correct, slower on large libraries); install videokit[search] for the sqlite-vec index"
-            )
-        self.backend = "sqlite-vec" if connect is not None else "numpy"
-        self.driver = connect[0] if connect else None
-        self._connect = connect[1] if connect else None
-        self._db: Any = None
-        self._errors = _driver_errors()
+        self.folder = library.with_name(library.stem + ".vectors")
+        self.backend = backend or "index"
+        self.driver = "faiss" if faiss is not None else "numpy"
+        self._loaded: _Loaded | None = None
+        self._built = 0  # vectors indexed from scratch (counted for sync())
+        self._lock = threading.RLock()
+
+    @property
+    def file(self) -> Path | None:
+        """The index file in use (None before the first search or without one)."""
+        if self._loaded is None:
+            return None
+        return self.folder / _name(self._loaded.library_id, self._loaded.seq)
 
     # -- search --------------------------------------------------------------------------------
     def nearest(
@@ -154,17 +177,18 @@ class VectorIndex:
                 "embed the query with the same model"
             )
         q = np.frombuffer(encode(vector), dtype="<f4")
-        filtered = where != "1"
-        if self.backend == "numpy" or (filtered and self._few(main, model, where, args)) or dim % 8:
+        if self.backend == "exact" or (where != "1" and self._few(main, model, where, args)):
             return self._exact(main, q, dim, model, where, args, want)
-        self.sync(main)
-        k = min(max(want, MIN_CANDIDATES), MAX_CANDIDATES)
-        while True:
-            ids = self._candidates(q, dim, model, k)
-            hits = self._rerank(main, q, dim, model, ids, where, args)
-            if len(ids) < k or len(hits) >= want or k >= MAX_CANDIDATES:
-                return hits[:want]
-            k = min(k * 4, MAX_CANDIDATES)
+        with self._lock:
+            loaded = self._current(main)
+            packed = sign_bits(q.reshape(1, -1))[0]
+            k = min(max(want * OVERSAMPLE, MIN_CANDIDATES), MAX_CANDIDATES)
+            while True:
+                ids = _candidates(loaded, model, packed, k)
+                hits = self._rerank(main, q, dim, model, ids, where, args)
+                if len(hits) >= want or k >= MAX_CANDIDATES or len(ids) < k:
+                    return hits[:want]
+                k = min(k * 4, MAX_CANDIDATES)
 
     def _dim(self, main: sqlite3.Connection, model: str) -> int | None:
         row = main.execute(
@@ -192,29 +216,13 @@ class VectorIndex:
             f"WHERE p.model = ? AND p.vector IS NOT NULL AND {where}",
             [model, *args],
         )
-        while rows := cur.fetchmany(20_000):
+        while rows := cur.fetchmany(BATCH):
             ids += [r[0] for r in rows]
             videos += [r[1] for r in rows]
             scores.append(decode([r[2] for r in rows], dim) @ q)
         if not ids:
             return []
         return _best(np.array(ids), videos, np.concatenate(scores), want)
-
-    def _candidates(self, q: np.ndarray, dim: int, model: str, k: int) -> list[int]:
-        bits = np.packbits(q > 0).tobytes()
-        try:
-            rows = (
-                self._acc()
-                .execute(
-                    f"SELECT pid FROM bits_{dim} WHERE v MATCH vec_bit(?) AND k = ? AND model = ?", (bits, k, model)
-                )
-                .fetchall()
-            )
-        except self._errors as e:
-            if "no such table" in str(e):
-                return []
-            raise self._error(e, "search the vector index") from None
-        return [r[0] for r in rows]
 
     def _rerank(
         self, main: sqlite3.Connection, q: np.ndarray, dim: int, model: str, ids: list[int], where: str, args: list[Any]
@@ -225,7 +233,7 @@ class VectorIndex:
         join = "JOIN videos v ON v.id = p.video_id" if where != "1" else ""
         rows = main.execute(
             f"SELECT p.id, p.video_id, p.vector FROM passages p {join} "
-            f"WHERE p.id IN ({marks}) AND p.model = ? AND p.vector IS NOT NULL AND {where}",
+            f"WHERE p.id IN ({marks}) AND +p.model = ? AND p.vector IS NOT NULL AND {where}",  # by id, not model
             [*ids, model, *args],
         ).fetchall()
         if not rows:
@@ -235,119 +243,222 @@ class VectorIndex:
 
     # -- keeping up with the library -----------------------------------------------------------
     def sync(self, main: sqlite3.Connection) -> int:
-        """Apply the library's vector changes the index has not seen; how many passages it touched."""
-        if self.backend != "sqlite-vec":
+        """Write an index file holding every change of the library now (when there is anything new);
+        how many passages the new file added or dropped (every vector when built from scratch)."""
+        if self.backend != "index":
             return 0
+        with self._lock:
+            self._built = 0
+            loaded = self._current(main)
+            touched = self._built
+            if loaded.tail == loaded.seq:
+                return touched
+            touched += len(loaded.changed)
+            self._write(main, loaded, wait=True)
+            return touched
+
+    def _current(self, main: sqlite3.Connection) -> _Loaded:
+        """The index as of the library's latest change: the newest file, and the changes after it."""
         library_id = main.execute("SELECT value FROM library_meta WHERE key = 'library_id'").fetchone()[0]
-        row = main.execute("SELECT seq FROM sqlite_sequence WHERE name = 'vector_changes'").fetchone()
-        last = row[0] if row else 0
+        loaded = self._loaded
+        newest = self._newest(library_id)
+        if loaded is None or loaded.library_id != library_id or (newest is not None and newest > loaded.seq):
+            loaded = self._load(main, library_id, newest)
+        if not self._catch_up(main, loaded):  # the log was pruned past what we hold: a newer file has it
+            loaded = self._load(main, library_id, self._newest(library_id))
+            if not self._catch_up(main, loaded):
+                loaded = self._build(main, library_id)
+        self._loaded = loaded
+        if len(loaded.changed) > REWRITE_AFTER:
+            self._write(main, loaded, wait=False)
+        return self._loaded
+
+    def _newest(self, library_id: str) -> int | None:
         try:
-            acc = self._acc()
-            if self._state(acc) == (library_id, last):
-                return 0
-            acc.execute("BEGIN IMMEDIATE")
-            try:
-                touched = self._apply(acc, main, library_id, last)
-                acc.execute("COMMIT")
-            except BaseException:
-                acc.execute("ROLLBACK")
-                raise
-        except self._errors as e:
-            raise self._error(e, "update the vector index") from None
-        return touched
+            names = os.listdir(self.folder)
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            raise self._error(e, "read the vector index folder") from None
+        seqs = [int(m[2]) for n in names if (m := _FILE.match(n)) and m[1] == library_id]
+        return max(seqs, default=None)
 
-    def _state(self, acc: Any) -> tuple[str | None, int]:
-        state = dict(acc.execute("SELECT key, value FROM state").fetchall())
-        return state.get("library_id"), int(state.get("applied", 0))
+    def _load(self, main: sqlite3.Connection, library_id: str, seq: int | None) -> _Loaded:
+        if seq is None:
+            return self._build(main, library_id)
+        path = self.folder / _name(library_id, seq)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                models = [str(m) for m in data["models"]]
+                parts = {m: _Bits(data[f"ids{i}"], data[f"bits{i}"]) for i, m in enumerate(models)}
+        except FileNotFoundError:  # replaced by a newer one meanwhile
+            return self._load(main, library_id, self._newest(library_id))
+        except (OSError, ValueError, KeyError) as e:
+            log.warning("%s: unreadable (%s); rebuilding the vector index from the library", path, one_line(e))
+            return self._build(main, library_id)
+        return _Loaded(library_id, seq, parts, tail=seq)
 
-    def _apply(self, acc: Any, main: sqlite3.Connection, library_id: str, last: int) -> int:
-        seen, applied = self._state(acc)
-        if seen == library_id and applied >= last:
-            return 0
-        if seen != library_id or applied == 0:  # never indexed, or another library: from scratch
-            for table in self._tables(acc):
-                acc.execute(f"DROP TABLE {table}")
-            touched = 0
-            for batch in _batches(main.execute("SELECT id, model, vector FROM passages WHERE vector IS NOT NULL")):
-                touched += self._insert(acc, batch)
-        else:
-            changed = [
-                r[0]
-                for r in main.execute(
-                    "SELECT DISTINCT passage_id FROM vector_changes WHERE seq > ? AND seq <= ?", (applied, last)
-                )
-            ]
-            tables = self._tables(acc)
-            touched = 0
-            for i in range(0, len(changed), BATCH):
-                chunk = changed[i : i + BATCH]
-                marks = ",".join("?" * len(chunk))
-                for table in tables:
-                    acc.execute(f"DELETE FROM {table} WHERE pid IN ({marks})", chunk)
-                rows = main.execute(
-                    f"SELECT id, model, vector FROM passages WHERE id IN ({marks}) AND vector IS NOT NULL", chunk
-                ).fetchall()
-                touched += len(chunk)
-                self._insert(acc, rows)
-        acc.execute(
-            "INSERT OR REPLACE INTO state (key, value) VALUES ('library_id', ?), ('applied', ?)",
-            (library_id, str(last)),
-        )
-        return touched
+    def _catch_up(self, main: sqlite3.Connection, loaded: _Loaded) -> bool:
+        """Read the changes after ``loaded.tail`` into it; False when the log no longer has them."""
+        rows = main.execute(
+            "SELECT seq, passage_id FROM vector_changes WHERE seq > ? "
+            "UNION ALL SELECT -seq, NULL FROM sqlite_sequence WHERE name = 'vector_changes' ORDER BY 1",
+            (loaded.tail,),
+        ).fetchall()
+        last = -rows[0][0] if rows and rows[0][0] < 0 else 0  # the last change ever logged
+        changes = [r for r in rows if r[0] > 0]
+        if last <= loaded.tail:
+            return True
+        if not changes or changes[0][0] != loaded.tail + 1:
+            return False
+        ids = sorted({r[1] for r in changes})
+        loaded.changed.update(ids)
+        for model, part in _read_bits(main, "id IN ({})", ids).items():
+            old = loaded.added.get(model)
+            if old is not None:
+                keep = ~np.isin(old.ids, part.ids)
+                part = _Bits(np.concatenate([old.ids[keep], part.ids]), np.concatenate([old.bits[keep], part.bits]))
+            loaded.added[model] = part
+        loaded.tail = changes[-1][0]
+        return True
 
-    def _tables(self, acc: Any) -> list[str]:
-        rows = acc.execute("SELECT name FROM sqlite_master WHERE name GLOB 'bits_*' AND sql LIKE 'CREATE VIRTUAL%'")
-        return [r[0] for r in rows.fetchall()]
+    def _build(self, main: sqlite3.Connection, library_id: str) -> _Loaded:
+        """The index from scratch, as of one snapshot of the library, written to its file."""
+        own = not main.in_transaction
+        if own:
+            main.execute("BEGIN")
+        try:
+            row = main.execute("SELECT seq FROM sqlite_sequence WHERE name = 'vector_changes'").fetchone()
+            seq = row[0] if row else 0
+            parts = _read_bits(main, "1", [])
+        finally:
+            if own:
+                main.execute("COMMIT")
+        loaded = _Loaded(library_id, seq, parts, tail=seq)
+        self._built += sum(len(p.ids) for p in parts.values())
+        self._save(main, loaded, wait=True)
+        return loaded
 
-    def _insert(self, acc: Any, rows: list[Any]) -> int:
-        by_dim: dict[int, list[Any]] = {}
-        for r in rows:
-            by_dim.setdefault(len(r[2]) // 4, []).append(r)
-        for dim, group in by_dim.items():
-            if dim % 8:
-                continue  # sign bits need whole bytes: these are searched exactly
-            acc.execute(
-                f"CREATE VIRTUAL TABLE IF NOT EXISTS bits_{dim} USING vec0("
-                f"pid INTEGER PRIMARY KEY, model TEXT PARTITION KEY, v BIT[{dim}])"
-            )
-            bits = np.packbits(decode([r[2] for r in group], dim) > 0, axis=1)
-            acc.executemany(
-                f"INSERT INTO bits_{dim} (pid, model, v) VALUES (?, ?, vec_bit(?))",
-                [(r[0], r[1], bits[i].tobytes()) for i, r in enumerate(group)],
-            )
-        return len(rows)
+    def _write(self, main: sqlite3.Connection, loaded: _Loaded, *, wait: bool) -> None:
+        """Fold the changes held in memory into a new file (when no other process is writing one)."""
+        parts: dict[str, _Bits] = {}
+        gone = np.fromiter(loaded.changed, dtype=np.int64, count=len(loaded.changed))
+        for model in set(loaded.parts) | set(loaded.added):
+            old, new = loaded.parts.get(model), loaded.added.get(model)
+            ids = [] if old is None else [old.ids[~np.isin(old.ids, gone)]]
+            bits = [] if old is None else [old.bits[~np.isin(old.ids, gone)]]
+            if new is not None:
+                ids.append(new.ids)
+                bits.append(new.bits)
+            if ids and sum(len(i) for i in ids):
+                parts[model] = _Bits(np.concatenate(ids), np.concatenate(bits))
+        folded = _Loaded(loaded.library_id, loaded.tail, parts, tail=loaded.tail)
+        if self._save(main, folded, wait=wait):
+            self._loaded = folded
 
-    def prune(self, main: sqlite3.Connection) -> None:
-        """Forget the changes the index has applied (the log only grows otherwise)."""
-        if self.backend != "sqlite-vec" or self._db is None:
-            return
-        _, applied = self._state(self._db)
-        if applied:
-            main.execute("DELETE FROM vector_changes WHERE seq <= ?", (applied,))
-
-    # -- the index file ------------------------------------------------------------------------
-    def _acc(self) -> Any:
-        if self._db is None:
-            assert self._connect is not None
-            try:
-                db = self._connect(self.path)
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA synchronous=NORMAL")
-                db.execute("CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-            except self._errors as e:
-                raise self._error(e, "open the vector index") from None
-            self._db = db
-        return self._db
+    def _save(self, main: sqlite3.Connection, loaded: _Loaded, *, wait: bool) -> bool:
+        """Write ``loaded`` as its file (temporary file, then renamed), delete the older files and the
+        log it holds. False when another process holds the writer's lock and ``wait`` is False."""
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with _writer_lock(self.folder / "lock", wait) as got:
+                if not got:
+                    return False
+                newest = self._newest(loaded.library_id)
+                if newest is None or newest < loaded.seq:
+                    models = sorted(loaded.parts)
+                    arrays: dict[str, np.ndarray] = {"models": np.array(models, dtype=str)}
+                    for i, m in enumerate(models):
+                        arrays[f"ids{i}"] = loaded.parts[m].ids
+                        arrays[f"bits{i}"] = loaded.parts[m].bits
+                    fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".writing-", suffix=".npz")
+                    try:
+                        with os.fdopen(fd, "wb") as f:
+                            np.savez(f, **arrays)
+                            f.flush()
+                            os.fsync(f.fileno())
+                        os.replace(tmp, self.folder / _name(loaded.library_id, loaded.seq))
+                    except BaseException:
+                        with contextlib.suppress(OSError):
+                            os.unlink(tmp)
+                        raise
+                for name in os.listdir(self.folder):  # older files, other libraries', dead writers' halves
+                    m = _FILE.match(name)
+                    if name.startswith(".writing-") or (m and (m[1] != loaded.library_id or int(m[2]) < loaded.seq)):
+                        with contextlib.suppress(OSError):
+                            os.unlink(self.folder / name)
+                main.execute("DELETE FROM vector_changes WHERE seq <= ?", (loaded.seq,))
+        except OSError as e:
+            if e.errno in (errno.ENOSPC, errno.EDQUOT):
+                log.warning("%s: %s; the vector index stays in memory", self.folder, one_line(e))
+                return False
+            raise self._error(e, "write the vector index") from None
+        return True
 
     def _error(self, e: BaseException, doing: str) -> StoreError:
         return StoreError(
-            f"{self.path}: cannot {doing}: {one_line(e)}; delete the file to have it rebuilt from the library"
+            f"{self.folder}: cannot {doing}: {one_line(e)}; delete the folder to have it rebuilt from the library"
         )
 
     def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        self._loaded = None
+
+
+def _name(library_id: str, seq: int) -> str:
+    return f"{library_id}-{seq:012d}.npz"
+
+
+@contextlib.contextmanager
+def _writer_lock(path: Path, wait: bool) -> Iterator[bool]:
+    with open(path, "a+b") as f:
+        if fcntl is None:  # pragma: no cover
+            yield True
+            return
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+def _read_bits(main: sqlite3.Connection, where: str, ids: list[int]) -> dict[str, _Bits]:
+    """The sign bits of the passages with a vector (all, or those of ``ids``), by model."""
+    found: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {}
+
+    def take(rows: list[Any]) -> None:
+        by_model: dict[str, list[Any]] = {}
+        for r in rows:
+            by_model.setdefault(r[1], []).append(r)
+        for model, group in by_model.items():
+            dim = len(group[0][2]) // 4
+            same = [r for r in group if len(r[2]) == dim * 4]
+            ids_, bits_ = found.setdefault(model, ([], []))
+            ids_.append(np.array([r[0] for r in same], dtype=np.int64))
+            bits_.append(sign_bits(decode([r[2] for r in same], dim)))
+
+    sql = "SELECT id, model, vector FROM passages WHERE vector IS NOT NULL AND "
+    if ids:
+        for i in range(0, len(ids), 900):
+            chunk = ids[i : i + 900]
+            take(main.execute(sql + where.format(",".join("?" * len(chunk))), chunk).fetchall())
+    elif where == "1":
+        cur = main.execute(sql + "1 ORDER BY id")
+        while rows := cur.fetchmany(BATCH):
+            take(rows)
+    return {m: _Bits(np.concatenate(i), np.concatenate(b)) for m, (i, b) in found.items()}
+
+
+def _candidates(loaded: _Loaded, model: str, packed: np.ndarray, k: int) -> list[int]:
+    ids: list[np.ndarray] = []
+    for parts in (loaded.parts, loaded.added):
+        part = parts.get(model)
+        if part is not None and len(part.ids) and len(part.bits[0]) == len(packed):
+            ids.append(part.nearest(packed, k))
+    return np.unique(np.concatenate(ids)).tolist() if ids else []
 
 
 def _best(ids: np.ndarray, videos: list[str], scores: np.ndarray, want: int) -> list[Hit]:
@@ -357,8 +468,3 @@ def _best(ids: np.ndarray, videos: list[str], scores: np.ndarray, want: int) -> 
         top = np.arange(len(scores))
     order = sorted(top.tolist(), key=lambda i: (-float(scores[i]), int(ids[i])))
     return [Hit(int(ids[i]), videos[i], float(scores[i])) for i in order]
-
-
-def _batches(cur: sqlite3.Cursor) -> Iterator[list[Any]]:
-    while rows := cur.fetchmany(BATCH):
-        yield rows
