@@ -50,7 +50,7 @@ from speech import make_speech_video  # noqa: E402
 MODES = ("text", "semantic", "hybrid")
 SLACK = 0.5  # seconds either side of a sentence a moment may miss and still contain it
 LIMIT = 10
-FLOORS = (0.2, -1.0)  # similarity floors compared with the library API's default (video level); -1: none
+FLOORS = (0.3, 0.2, -1.0)  # flat similarity floors compared with the library API's default (video level); -1: none
 
 # -- word error rate ----------------------------------------------------------------------------
 

@@ -346,6 +346,7 @@ class FakeDropbox(BaseAdapter):
     folders: set[str] = field(default_factory=set)  # lower-case paths
     sessions: dict[str, bytearray] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)  # route names, in order
+    stored: list[str] = field(default_factory=list)  # paths of committed uploads, in order
     throttle: list[tuple[str, int]] = field(default_factory=list)  # (route, Retry-After seconds) answered 429 once
     lose_reply: list[str] = field(default_factory=list)  # routes done, then answered 500 once (a lost reply)
     revs: Any = field(default_factory=lambda: itertools.count(0x100000000))
@@ -446,6 +447,7 @@ class FakeDropbox(BaseAdapter):
                 },
             )
         self.add_file(path, data)
+        self.stored.append(path)
         return _json(request, 200, self._meta(self.files[path.lower()]))
 
     def r_files_upload(self, request: Any, arg: dict[str, Any], body: bytes) -> requests.Response:

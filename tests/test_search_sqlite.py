@@ -221,3 +221,44 @@ def test_migrate_copies_the_vectors(tmp_path: Path) -> None:
         assert dst.search(q("meal", "semantic", vector("cooking", 1)))[0].id == lib["cook"].id
         assert dst.get(lib["cook"].id or "").to_dict() == src.get(lib["cook"].id or "").to_dict()
         assert migrate(src, dst).unchanged == 5
+
+
+def test_hybrid_ranks_the_text_among_its_newest_matches_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """BM25 scores every match: a hybrid search bounds its text side to the newest TEXT_RANKED
+    matches (text mode is not bounded)."""
+    with SQLiteStore(tmp_path / "library.sqlite") as s:
+        lib = library(s)
+        # a vector of a model the library does not hold: the hybrid result is the text ranking alone
+        words = Query(text="the", mode="hybrid", vector=vector("music"), vector_model="other/model")
+        assert len(s.search(words)) == 5
+        assert len(s.moments(words)) > 2
+        monkeypatch.setattr("videokit.store.sqlite.TEXT_RANKED", 2)
+        assert {r.id for r in s.search(words)} == {lib["rocket"].id, lib["concert"].id}  # the two stored last
+        assert {m.video_id for m in s.moments(words)} == {lib["concert"].id}  # its two passages saying "the"
+        assert len(s.search(Query(text="the"))) == 5
+
+
+def test_videos_beside_a_near_one_come_too_and_none_when_nothing_is_near(tmp_path: Path) -> None:
+    """api.search's floor: nothing by meaning unless one video reaches MIN_SIMILARITY (0.3); then
+    every video down to MIN_SIMILARITY_BESIDE (0.2)."""
+    import math
+
+    from search_contract import DIM, MODEL
+    from videokit import api
+    from videokit.config import load_config
+    from videokit.store.sqlite import open_sqlite
+
+    config = load_config(None, overrides={("Library", "Location"): str(tmp_path / "lib")})
+    with open_sqlite(config) as s:
+        lib = library(s)
+
+    def near_cooking(cos: float) -> Query:  # cos to the cook video's title, cos / 1.118 to the bakery's
+        v = [0.0] * DIM
+        v[0], v[15] = cos, math.sqrt(1 - cos * cos)
+        return Query(mode="semantic", vector=v, vector_model=MODEL)
+
+    assert [r.id for r in api.search(config, near_cooking(0.32))] == [lib["cook"].id, lib["bakery"].id]  # 0.32, 0.29
+    assert api.search(config, near_cooking(0.25)) == []  # 0.25 and 0.22: nothing reaches 0.3
+    assert [r.id for r in api.search(config, q(None, "semantic", vector("cooking"), min_score=0.95))] == [
+        lib["cook"].id
+    ]

@@ -15,6 +15,7 @@ from videokit._cli.core import Registered, _filters, build_query
 from videokit.dataset.clips import CLIP_KINDS, MODES, ClipOptions
 from videokit.dataset.labels import LABEL_SOURCES, UNLABELED_CHOICES, LabelOptions, parse_classes
 from videokit.dataset.splits import parse_split
+from videokit.errors import InputError
 from videokit.net import redact_text
 from videokit.storage.location import is_cloud_url
 
@@ -184,10 +185,17 @@ def dataset(
     )
     query = build_query(text, {**filters, "max_height": max_source_height, "has_audio": source_audio})
     target: Path | str = out if is_cloud_url(out) else Path(out)
-    report = _with_bar(
-        state.quiet,
-        lambda progress: api.build_dataset(cfg, target, options, query, overwrite=overwrite, progress=progress),
-    )
+    try:
+        report = _with_bar(
+            state.quiet,
+            lambda progress: api.build_dataset(cfg, target, options, query, overwrite=overwrite, progress=progress),
+        )
+    except InputError as e:  # a cloud OUT: the upload failed (the dataset stays built in the library)
+        if not isinstance(target, str):
+            raise
+        click.echo(redact_text(f"error: {e}"), err=True)
+        click.echo("the dataset is built; the same command uploads it without cutting it again", err=True)
+        sys.exit(1)
     _print(report)
     if not report.ok:
         sys.exit(1)

@@ -7,6 +7,8 @@
 * :mod:`~videokit.storage.files`: :class:`Storage`, files by relative key under one root;
 * :mod:`~videokit.storage.places`: :func:`open_storage` for a URL or path, :func:`library_files`
   (where the library's files go, ``[Storage] LibraryFiles``), a bucket's videos, exports uploaded;
+* :mod:`~videokit.storage.publish`: a folder built locally published below a prefix, its marker
+  file (a dataset's manifest) removed first and uploaded last;
 * :mod:`~videokit.storage.cache`: a bounded local cache of cloud objects, LRU-evicted;
 * :mod:`~videokit.storage.dropbox`: Dropbox through its official SDK;
 * :mod:`~videokit.storage.sync`: a record's files pulled before and pushed after a group of stages,

@@ -12,8 +12,8 @@ while half-uploaded.
 4. the marker is uploaded last.
 
 A journal beside the folder (``<folder>.published.json``) remembers what was uploaded (size, mtime,
-SHA-256, the object's version): publishing again sends only the files that changed locally or
-remotely, so an interrupted publication resumes where it stopped.
+SHA-256, the object's version): publishing again sends only the files whose content changed
+locally or whose object changed remotely, so an interrupted publication resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from videokit.errors import InputError, TransientError
+from videokit.hashing import sha256_file
 from videokit.storage.files import Storage
 from videokit.storage.options import StorageOptions
 from videokit.storage.places import open_storage
@@ -130,7 +131,11 @@ def _publish_one(
     journal entry, and whether it was sent."""
     path = local / rel
     st = path.stat()
-    if known and known.get("size") == st.st_size and known.get("mtime_ns") == st.st_mtime_ns:
+    if (
+        known
+        and known.get("size") == st.st_size
+        and (known.get("mtime_ns") == st.st_mtime_ns or known.get("sha256") == sha256_file(path))
+    ):
         try:
             remote = storage.info(rel)
         except InputError:

@@ -46,6 +46,7 @@ LIBRARY_DAMAGED = (
     "run 'videokit check' to see what is damaged and 'videokit rebuild' to recreate it from the record.json files"
 )
 POOL = 50  # the results of a semantic or hybrid search without a limit: the best this many
+TEXT_RANKED = 10_000  # a hybrid search ranks by BM25 at most this many text matches, the newest
 NEARLY_FULL = 1 << 20  # bytes free under which SQLite's "disk I/O error" means a full disk
 _DAMAGED = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
@@ -389,12 +390,14 @@ class SQLiteStore(Store):
         return self._records([v for v, _ in ranked[query.offset : end]])
 
     def _text_ranking(self, db: sqlite3.Connection, query: Query, want: int) -> list[str]:
+        """The text side of a hybrid search: BM25 order, among the newest ``TEXT_RANKED`` matches."""
         where, args, _ = self._where(query)
+        since = _newest_matches(db, "videos_fts", fts_query(query.text or ""))
         sql = (
             "SELECT v.id FROM videos v JOIN videos_fts ON videos_fts.rowid = v.rowid "
-            f"WHERE {where} ORDER BY videos_fts.rank, v.added_at DESC LIMIT ?"
+            f"WHERE {where} AND videos_fts.rowid >= ? ORDER BY videos_fts.rank, v.added_at DESC LIMIT ?"
         )
-        return [r[0] for r in db.execute(sql, [*args, want])]
+        return [r[0] for r in db.execute(sql, [*args, since, want])]
 
     def _records(self, ids: list[str]) -> list[Record]:
         if not ids:
@@ -416,11 +419,13 @@ class SQLiteStore(Store):
         scores: dict[int, float] = {}
         with self._guard("search the library") as db:
             if mode != "semantic" and words:
+                match = fts_query(query.text or "")
+                since = _newest_matches(db, "passages_fts", match) if mode == "hybrid" else 0
                 rows = db.execute(
                     "SELECT p.id, passages_fts.rank FROM passages_fts JOIN passages p ON p.id = passages_fts.rowid "
-                    f"JOIN videos v ON v.id = p.video_id WHERE passages_fts MATCH ? AND {where} "
-                    "ORDER BY passages_fts.rank, p.id LIMIT ?",
-                    [fts_query(query.text or ""), *args, want],
+                    f"JOIN videos v ON v.id = p.video_id WHERE passages_fts MATCH ? AND passages_fts.rowid >= ? "
+                    f"AND {where} ORDER BY passages_fts.rank, p.id LIMIT ?",
+                    [match, since, *args, want],
                 ).fetchall()
                 rankings.append([r[0] for r in rows])
                 scores.update({r[0]: -float(r[1]) for r in rows})
@@ -627,6 +632,18 @@ def _passage_rows(video_id: str, embedded: Embeddings | None, record: Record) ->
             vector = encode(p.vector)
         rows.append((video_id, p.kind, p.ref, p.text, p.start, p.end, embedded.model if vector else None, vector))
     return rows
+
+
+def _newest_matches(db: sqlite3.Connection, table: str, match: str) -> int:
+    """The smallest rowid among the newest ``TEXT_RANKED`` rows of ``table`` matching ``match`` (0:
+    fewer match). BM25 scores every match, which costs about 1.5 µs a row: a hybrid search of words
+    found in more rows ranks only the newest of them by BM25 (the vector ranking still sees every
+    video). Such words weigh little in BM25 (FTS5 floors the IDF of a word in more than half the rows)."""
+    row = db.execute(
+        f"SELECT rowid FROM {table} WHERE {table} MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?",
+        (match, TEXT_RANKED - 1),
+    ).fetchone()
+    return 0 if row is None else int(row[0])
 
 
 def _query_vector(query: Query) -> tuple[list[float], str]:

@@ -56,9 +56,9 @@ except ImportError:  # pragma: no cover - exercised by the numpy scan test
 log = logging.getLogger(__name__)
 
 EXACT_UP_TO = 5000  # filters leaving at most this many passages: exact search over them
-MIN_CANDIDATES = 64  # Hamming candidates taken to the exact re-ranking, at least...
+MIN_CANDIDATES = 256  # Hamming candidates taken to the exact re-ranking, at least...
 MAX_CANDIDATES = 4096  # ...and at most
-OVERSAMPLE = 4  # candidates per passage wanted
+OVERSAMPLE = 10  # candidates per passage wanted
 REWRITE_AFTER = 5000  # changes kept in memory before a new index file is written
 BATCH = 20_000  # rows per fetch when the index is built
 BACKENDS = ("index", "exact")
