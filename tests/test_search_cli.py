@@ -100,7 +100,10 @@ def test_text_mode_needs_the_words(lib: Path) -> None:
 
 
 def test_filters_restrict_semantic_results(lib: Path) -> None:
-    results = found(lib, "--moments", "--mode", "semantic", "--tag", "sport", "cooking dinner at home")
+    assert found(lib, "--moments", "--mode", "semantic", "cooking dinner at home")[0]["title"] == "clip kitchen"
+    # the kitchen clip is filtered out, and no passage of the stadium clip is like cooking: no moment
+    assert found(lib, "--moments", "--mode", "semantic", "--tag", "sport", "cooking dinner at home") == []
+    results = found(lib, "--moments", "--mode", "semantic", "--tag", "sport", "a red card for a foul")
     assert [r["title"] for r in results] == ["clip stadium"]
     # by meaning alone, a video comes only when it is near enough (api.MIN_SIMILARITY)
     assert found(lib, "--mode", "semantic", "--tag", "sport", "cooking dinner at home") == []

@@ -145,3 +145,11 @@ def test_text_mode_misses_a_paraphrase_that_semantic_mode_finds(speech_library: 
 def test_text_mode_finds_a_spoken_keyword(speech_library: Library) -> None:
     results = speech_library.search_json("--mode", "text", "referee")
     assert [speech_library.clip_of(r) for r in results] == ["clip2"]
+
+
+def test_moments_unlike_the_query_are_not_listed(speech_library: Library) -> None:
+    # the weather and football clips say nothing about planets: none of their passages is a moment
+    results = speech_library.search_json("--moments", "--mode", "semantic", PARAPHRASE)
+    assert results and speech_library.clip_of(results[0]) == TARGET
+    assert {"clip2", "clip4"}.isdisjoint(speech_library.clip_of(r) for r in results)
+    assert all(m["score"] >= 0.2 for r in results for m in r["moments"])

@@ -262,3 +262,44 @@ def test_videos_beside_a_near_one_come_too_and_none_when_nothing_is_near(tmp_pat
     assert [r.id for r in api.search(config, q(None, "semantic", vector("cooking"), min_score=0.95))] == [
         lib["cook"].id
     ]
+
+
+def test_a_writer_busy_elsewhere_never_blocks_a_search(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process writing the index (holding its lock): a search goes on from memory, finds
+    the new passages, and leaves the file to that writer."""
+    import fcntl
+
+    monkeypatch.setattr("videokit.store.sqlite_vectors.REWRITE_AFTER", 1)
+    with SQLiteStore(tmp_path / "library.sqlite") as s:
+        s.upsert(rocket())
+        s.index_vectors()
+        before = _files(tmp_path / "library.vectors")
+        with open(tmp_path / "library.vectors" / "lock", "a+b") as held:
+            fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+            lib = library(s)
+            assert s.moments(q(None, "semantic", vector("music", 10)))[0].video_id == lib["concert"].id
+            assert _files(tmp_path / "library.vectors") == before
+        assert s.index_vectors() == 18  # the lock free: written (12 new passages, rocket's 3 replaced)
+        assert _files(tmp_path / "library.vectors") != before
+        assert s.moments(q(None, "semantic", vector("music", 10)))[0].video_id == lib["concert"].id
+
+
+def test_the_former_sqlite_vec_index_file_is_removed(tmp_path: Path) -> None:
+    with SQLiteStore(tmp_path / "library.sqlite") as s:
+        lib = library(s)
+        (tmp_path / "library.vectors.sqlite").write_bytes(b"old index")
+        assert s.search(q(None, "semantic", vector("space")))[0].id == lib["rocket"].id
+    assert not (tmp_path / "library.vectors.sqlite").exists()
+
+
+def test_an_index_that_cannot_be_written_is_kept_in_memory(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "library.vectors").write_bytes(b"")  # a file where the folder goes: nothing can be written there
+    with (
+        caplog.at_level("WARNING", logger="videokit.store.sqlite_vectors"),
+        SQLiteStore(tmp_path / "library.sqlite") as s,
+    ):
+        lib = library(s)
+        assert s.search(q(None, "semantic", vector("space")))[0].id == lib["rocket"].id
+        assert s.moments(q(None, "semantic", vector("cooking", 2)))[0].text == "a pan on the stove"
+    warnings = [r.getMessage() for r in caplog.records if r.name == "videokit.store.sqlite_vectors"]
+    assert len(warnings) == 1 and "kept in memory" in warnings[0]

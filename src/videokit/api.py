@@ -925,7 +925,9 @@ MAX_QUERY_CHARS = 1000  # a longer search text is refused (UsageError), not cut
 # passage at least MIN_SIMILARITY_BESIDE similar comes. A query unlike everything finds nothing by
 # meaning, and a paraphrase whose clip scores 0.2-0.3 beside a better one is still found (measured with
 # all-MiniLM-L6-v2 by benchmarks/search_eval.py: paraphrase R@5 0.90 against 0.81 for a flat 0.3, as
-# many off-topic queries finding nothing). Moments and similar videos have no floor: best first.
+# many off-topic queries finding nothing). Moments come by meaning from MIN_SIMILARITY_BESIDE up (a
+# transcript chunk of three sentences holding the paraphrased one measured 0.25); similar videos have
+# no floor: best first.
 MIN_SIMILARITY = 0.3
 MIN_SIMILARITY_BESIDE = 0.2
 
@@ -958,14 +960,18 @@ def search_mode(config: Config, query: Query | None = None) -> str:
 def moments(config: Config, query: Query) -> list[Moment]:
     """The moments best matching ``query.text`` (scenes and transcript chunks with their start and
     end, whole-video passages without), best first, at most a few per video, in videos passing
-    every filter of ``query``; ``limit``/``offset`` page them. Modes as :func:`search`.
-    UsageError for an empty text (or as :func:`search`)."""
+    every filter of ``query``; ``limit``/``offset`` page them. Modes as :func:`search`; by meaning,
+    only passages at least :data:`MIN_SIMILARITY_BESIDE` similar to the text (``query.min_score``
+    overrides it). UsageError for an empty text (or as :func:`search`)."""
     from videokit.store import open_store
 
     if not (query.text or "").strip():
         raise UsageError("moments need a search text; give the words (or a sentence) to look for")
     with open_store(config) as store:
-        return store.moments(_prepared(config, store, query))
+        q = _prepared(config, store, query)
+        if q.mode != "text" and q.min_score is None:
+            q.min_score = MIN_SIMILARITY_BESIDE
+        return store.moments(q)
 
 
 def similar(config: Config, id: str, *, limit: int = 10, query: Query | None = None) -> list[SimilarVideo]:

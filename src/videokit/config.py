@@ -319,9 +319,7 @@ SCHEMA: dict[str, dict[str, Option]] = {
             "false", _bool, "Accept URLs submitted through the API that resolve to loopback or private addresses."
         ),
         "MaxBodyBytes": _neutral("1048576", _positive_int, "Largest request body accepted (413 beyond)."),
-        "RedisURL": _neutral(
-            "", str, "redis:// URL holding rate-limit state (default: in the library).", secret=True
-        ),
+        "RedisURL": _neutral("", str, "redis:// URL holding rate-limit state (default: in the library).", secret=True),
     },
     "Storage": {
         "LibraryFiles": _neutral(

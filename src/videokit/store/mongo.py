@@ -663,7 +663,7 @@ class MongoStore(Store):
         if mode != "semantic" and words:
             ranked = self._current(self._passage_text_hits(words, scope), known)[0]
         if mode != "text":
-            vector = self._vector_hits(q, scope, known)
+            vector = [h for h in self._vector_hits(q, scope, known) if q.min_score is None or h.score >= q.min_score]
             if mode == "semantic":
                 ranked = vector
             else:

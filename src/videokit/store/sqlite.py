@@ -432,6 +432,7 @@ class SQLiteStore(Store):
             if mode != "text":
                 vector, model = _query_vector(query)
                 hits = self._nearest_passages(db, vector, model, where, args, want)
+                hits = [h for h in hits if query.min_score is None or h.score >= query.min_score]
                 rankings.append([h.passage_id for h in hits])
                 scores.update({h.passage_id: h.score for h in hits})
             ranked = rrf(rankings) if len(rankings) > 1 else [(p, scores[p]) for p in rankings[0]]
@@ -638,7 +639,7 @@ def _newest_matches(db: sqlite3.Connection, table: str, match: str) -> int:
     """The smallest rowid among the newest ``TEXT_RANKED`` rows of ``table`` matching ``match`` (0:
     fewer match). BM25 scores every match, which costs about 1.5 µs a row: a hybrid search of words
     found in more rows ranks only the newest of them by BM25 (the vector ranking still sees every
-    video). Such words weigh little in BM25 (FTS5 floors the IDF of a word in more than half the rows)."""
+    video). A word in more than half the rows weighs almost nothing in BM25 anyway (FTS5 floors its IDF)."""
     row = db.execute(
         f"SELECT rowid FROM {table} WHERE {table} MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?",
         (match, TEXT_RANKED - 1),

@@ -27,7 +27,6 @@ With ``backend="exact"`` every search is the exact scan (tests compare the index
 from __future__ import annotations
 
 import contextlib
-import errno
 import logging
 import os
 import re
@@ -132,6 +131,7 @@ class _Loaded:
     tail: int = 0  # changes read from the log, up to this one
     changed: set[int] = field(default_factory=set)  # passages changed after seq
     added: dict[str, _Bits] = field(default_factory=dict)  # model -> passages added after seq
+    unsaved: int = 0  # passages added or dropped in memory that no file holds yet (its writing failed)
 
 
 class VectorIndex:
@@ -146,6 +146,7 @@ class VectorIndex:
         self.driver = "faiss" if faiss is not None else "numpy"
         self._loaded: _Loaded | None = None
         self._built = 0  # vectors indexed from scratch (counted for sync())
+        self._unwritable = False  # warned that the folder cannot be written
         self._lock = threading.RLock()
 
     @property
@@ -251,9 +252,9 @@ class VectorIndex:
             self._built = 0
             loaded = self._current(main)
             touched = self._built
-            if loaded.tail == loaded.seq:
+            if loaded.tail == loaded.seq and not loaded.unsaved:
                 return touched
-            touched += len(loaded.changed)
+            touched += len(loaded.changed) + loaded.unsaved
             self._write(main, loaded, wait=True)
             return touched
 
@@ -276,7 +277,7 @@ class VectorIndex:
     def _newest(self, library_id: str) -> int | None:
         try:
             names = os.listdir(self.folder)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return None
         except OSError as e:
             raise self._error(e, "read the vector index folder") from None
@@ -336,11 +337,16 @@ class VectorIndex:
                 main.execute("COMMIT")
         loaded = _Loaded(library_id, seq, parts, tail=seq)
         self._built += sum(len(p.ids) for p in parts.values())
-        self._save(main, loaded, wait=True)
+        if not self._save(main, loaded, wait=True):
+            loaded.unsaved = self._built
+        for suffix in ("", "-wal", "-shm"):  # the sqlite-vec index of videokit <= 0.8, now unused
+            with contextlib.suppress(OSError):
+                self.folder.with_name(self.folder.name + ".sqlite" + suffix).unlink()
         return loaded
 
     def _write(self, main: sqlite3.Connection, loaded: _Loaded, *, wait: bool) -> None:
-        """Fold the changes held in memory into a new file (when no other process is writing one)."""
+        """Fold the changes held in memory into the index, and write it as a new file (unless
+        another process is writing one, or the folder cannot be written: then it stays in memory)."""
         parts: dict[str, _Bits] = {}
         gone = np.fromiter(loaded.changed, dtype=np.int64, count=len(loaded.changed))
         for model in set(loaded.parts) | set(loaded.added):
@@ -353,8 +359,9 @@ class VectorIndex:
             if ids and sum(len(i) for i in ids):
                 parts[model] = _Bits(np.concatenate(ids), np.concatenate(bits))
         folded = _Loaded(loaded.library_id, loaded.tail, parts, tail=loaded.tail)
-        if self._save(main, folded, wait=wait):
-            self._loaded = folded
+        if not self._save(main, folded, wait=wait):
+            folded.unsaved = loaded.unsaved + len(loaded.changed)
+        self._loaded = folded
 
     def _save(self, main: sqlite3.Connection, loaded: _Loaded, *, wait: bool) -> bool:
         """Write ``loaded`` as its file (temporary file, then renamed), delete the older files and the
@@ -387,12 +394,15 @@ class VectorIndex:
                     if name.startswith(".writing-") or (m and (m[1] != loaded.library_id or int(m[2]) < loaded.seq)):
                         with contextlib.suppress(OSError):
                             os.unlink(self.folder / name)
-                main.execute("DELETE FROM vector_changes WHERE seq <= ?", (loaded.seq,))
-        except OSError as e:
-            if e.errno in (errno.ENOSPC, errno.EDQUOT):
-                log.warning("%s: %s; the vector index stays in memory", self.folder, one_line(e))
-                return False
-            raise self._error(e, "write the vector index") from None
+                try:
+                    main.execute("DELETE FROM vector_changes WHERE seq <= ?", (loaded.seq,))
+                except sqlite3.Error as e:  # e.g. a library opened read-only: the log is only longer
+                    log.debug("%s: the applied vector changes stay logged: %s", self.folder, one_line(e))
+        except OSError as e:  # a read-only or full disk: searching goes on from memory
+            if not self._unwritable:
+                self._unwritable = True
+                log.warning("%s: cannot write the vector index (%s); it is kept in memory", self.folder, one_line(e))
+            return False
         return True
 
     def _error(self, e: BaseException, doing: str) -> StoreError:
