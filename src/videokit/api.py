@@ -930,14 +930,21 @@ MAX_QUERY_CHARS = 1000  # a longer search text is refused (UsageError), not cut
 # no floor: best first.
 MIN_SIMILARITY = 0.3
 MIN_SIMILARITY_BESIDE = 0.2
+# ... and, beside the nearest video, only videos within SIMILARITY_MARGIN of its best passage: a
+# one-word query ("lighthouse") whose own video scores 0.6 brings no 0.3 lake or seal video along.
+SIMILARITY_MARGIN = 0.15
 
 
 def _similarity_floor(store: Any, query: Query) -> float:
-    """The ``min_score`` of a semantic or hybrid search: :data:`MIN_SIMILARITY_BESIDE` when a video
-    passing the filters reaches :data:`MIN_SIMILARITY` by meaning, else :data:`MIN_SIMILARITY`."""
+    """The ``min_score`` of a semantic or hybrid search: :data:`MIN_SIMILARITY` when no passage of a
+    video passing the filters reaches it by meaning; else the best passage's similarity less
+    :data:`SIMILARITY_MARGIN`, but never under :data:`MIN_SIMILARITY_BESIDE`."""
     probe = Query(**{f: getattr(query, f) for f in Query.__slots__})  # type: ignore[attr-defined]
     probe.mode, probe.min_score, probe.limit, probe.offset = "semantic", MIN_SIMILARITY, 1, 0
-    return MIN_SIMILARITY_BESIDE if store.search(probe) else MIN_SIMILARITY
+    best = store.moments(probe)
+    if not best:
+        return MIN_SIMILARITY
+    return max(MIN_SIMILARITY_BESIDE, min(MIN_SIMILARITY, best[0].score - SIMILARITY_MARGIN))
 
 
 @dataclass(slots=True)
