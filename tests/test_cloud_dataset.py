@@ -158,3 +158,44 @@ def test_a_folder_published_to_dropbox_removes_the_marker_first_and_writes_it_la
             local, "dropbox://Datasets/v1", options, marker="manifest.jsonl", expected={"train/a.mp4": sha_a}
         )
     assert "/datasets/v1/manifest.jsonl" not in fake_dropbox.files
+
+
+def test_files_sent_beside_one_that_fails_are_not_sent_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # uploads run side by side: the first file may fail after the ones beside it went up; those are
+    # remembered, so the next publication sends only what is missing (a race the full suite once met)
+    import threading
+
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    for name in ("a.bin", "b.bin", "c.bin", "manifest.jsonl"):
+        (staging / name).write_text(name)
+    dest = tmp_path / "published"
+    put = Storage.put
+    sent: list[str] = []
+    others_up = threading.Event()
+
+    def a_fails_last(self: Storage, local: Path, key: str, **kw: object) -> object:
+        if key == "a.bin":
+            assert others_up.wait(10)
+            raise KeyboardInterrupt  # stopped while the other two were already sent
+        out = put(self, local, key, **kw)  # type: ignore[arg-type]
+        sent.append(key)
+        if {"b.bin", "c.bin"} <= set(sent):
+            others_up.set()
+        return out
+
+    monkeypatch.setattr(Storage, "put", a_fails_last)
+    with pytest.raises(KeyboardInterrupt):
+        publish_folder(staging, str(dest), StorageOptions(concurrency=3), marker="manifest.jsonl")
+    assert not (dest / "manifest.jsonl").exists()
+
+    sent.clear()
+    monkeypatch.setattr(Storage, "put", lambda self, local, key, **kw: sent.append(key) or put(self, local, key, **kw))
+    publish_folder(staging, str(dest), StorageOptions(concurrency=3), marker="manifest.jsonl")
+    assert sorted(sent) == ["a.bin", "manifest.jsonl"]
+    assert sorted(p.name for p in dest.iterdir() if not p.name.startswith(".")) == [
+        "a.bin",
+        "b.bin",
+        "c.bin",
+        "manifest.jsonl",
+    ]

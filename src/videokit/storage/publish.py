@@ -23,7 +23,7 @@ import logging
 import os
 import time
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,15 +91,25 @@ def publish_folder(
     rels = [rel for rel in visible_files(local) if rel != marker]
     before = dict(journal)  # read by the threads; the journal itself changes on this one only
     saved = time.monotonic()
+    failed: BaseException | None = None
     try:
         with ThreadPoolExecutor(max(1, options.concurrency), thread_name_prefix="vk-publish") as pool:
-            for rel, entry, sent in pool.map(lambda r: _publish_one(storage, local, r, before.get(r)), rels):
-                want = (expected or {}).get(rel)
-                if want is not None and entry["sha256"] != want:
-                    raise TransientError(
-                        f"{storage.url_of(rel)}: uploaded with another SHA-256 than the manifest lists; "
-                        "the staging copy changed, build and publish again"
-                    )
+            futures = [pool.submit(_publish_one, storage, local, rel, before.get(rel)) for rel in rels]
+            # in the order they finish: a file that fails never hides the files sent beside it
+            for future in as_completed(futures):
+                try:
+                    rel, entry, sent = future.result()
+                    want = (expected or {}).get(rel)
+                    if want is not None and entry["sha256"] != want:
+                        raise TransientError(
+                            f"{storage.url_of(rel)}: uploaded with another SHA-256 than the manifest lists; "
+                            "the staging copy changed, build and publish again"
+                        )
+                except BaseException as e:  # noqa: BLE001 - re-raised below, once the sent files are noted
+                    failed = failed or e
+                    for other in futures:
+                        other.cancel()
+                    continue
                 journal[rel] = entry
                 (result.uploaded if sent else result.unchanged).append(rel)
                 result.bytes += entry["size"] if sent else 0
@@ -108,6 +118,8 @@ def publish_folder(
                     saved = time.monotonic()
     finally:  # what was sent is remembered, even when a file failed
         _write_journal(journal_file, storage.url, journal)
+    if failed is not None:
+        raise failed
 
     keep = set(rels)
     for rel in sorted(set(journal) - keep):
